@@ -1,0 +1,81 @@
+"""Actors that talk only by immutable, signed envelopes; behaviors found by path at run time.
+
+Public names are re-exported here; the modules behind them are private.
+"""
+
+from nunet.actor.actor import Actor, behavior, unpack_reply
+from nunet.actor.behavior import Behavior, BehaviorTable, Message
+from nunet.actor.envelope import (
+    DEFAULT_EXPIRY_SECONDS,
+    MAX_ENVELOPE_BYTES,
+    Envelope,
+    canonical_body,
+    seal,
+    unseal,
+)
+from nunet.actor.errors import (
+    ActorError,
+    ActorStopped,
+    BehaviorFailed,
+    EnvelopeFromFuture,
+    EnvelopeRejected,
+    EnvelopeTooLarge,
+    ExpiredEnvelope,
+    ForgedEnvelope,
+    InvokeTimeout,
+    MalformedEnvelope,
+    MisaddressedEnvelope,
+    NonCanonicalEnvelope,
+    RateLimited,
+    RemoteError,
+    ReplayedEnvelope,
+    Unauthorized,
+    UnknownActor,
+    UnknownBehavior,
+    UnsignedEnvelope,
+)
+from nunet.actor.guard import Authorizer, EnvelopeGuard, RatePolicy
+from nunet.actor.handle import BROADCAST, Handle
+from nunet.actor.replay import ReplayWindow
+from nunet.actor.system import ActorSystem
+
+__all__ = [
+    "BROADCAST",
+    "DEFAULT_EXPIRY_SECONDS",
+    "MAX_ENVELOPE_BYTES",
+    "Actor",
+    "ActorError",
+    "ActorStopped",
+    "ActorSystem",
+    "Authorizer",
+    "Behavior",
+    "BehaviorFailed",
+    "BehaviorTable",
+    "Envelope",
+    "EnvelopeFromFuture",
+    "EnvelopeGuard",
+    "EnvelopeRejected",
+    "EnvelopeTooLarge",
+    "ExpiredEnvelope",
+    "ForgedEnvelope",
+    "Handle",
+    "InvokeTimeout",
+    "MalformedEnvelope",
+    "Message",
+    "MisaddressedEnvelope",
+    "NonCanonicalEnvelope",
+    "RateLimited",
+    "RatePolicy",
+    "RemoteError",
+    "ReplayWindow",
+    "ReplayedEnvelope",
+    "Unauthorized",
+    "UnknownActor",
+    "UnknownBehavior",
+    "UnsignedEnvelope",
+    "behavior",
+    "canonical_body",
+    "seal",
+    "unpack_reply",
+    "unseal",
+]

@@ -1,0 +1,239 @@
+"""The actor: a mailbox, a table of behaviors, and lifecycle hooks. All I/O goes through its system."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import msgspec
+
+from nunet.actor.behavior import Behavior, BehaviorTable, Handler, Message
+from nunet.actor.envelope import DEFAULT_EXPIRY_SECONDS, Envelope
+from nunet.actor.errors import ActorError, ActorStopped, BehaviorFailed, InvokeTimeout, RemoteError
+from nunet.actor.handle import BROADCAST, Handle
+
+if TYPE_CHECKING:
+    from nunet.actor.system import ActorSystem
+
+REPLY_PREFIX = "/dms/actor/replyto/"
+DEFAULT_INVOKE_TIMEOUT = 10.0
+MAILBOX_SIZE = 1024
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass(frozen=True, slots=True)
+class _BehaviorSpec:
+    path: str
+    payload_type: Any
+    public: bool
+
+
+def behavior(path: str, *, payload_type: Any = None, public: bool = False) -> Callable[[F], F]:
+    """Declare a method `async def m(self, message: Message) -> reply` as a behavior of its actor class."""
+
+    def mark(method: F) -> F:
+        method.__nunet_behavior__ = _BehaviorSpec(path, payload_type, public)  # type: ignore[attr-defined]
+        return method
+
+    return mark
+
+
+class Actor:
+    """Base class of every actor. Subclasses declare behaviors with `@behavior(path)` and may
+    override `on_start`, `on_stop` and `on_failure`."""
+
+    kind = "actor"
+
+    def __init__(self) -> None:
+        self.behaviors = BehaviorTable()
+        self._mailbox: asyncio.Queue[tuple[Envelope, Behavior]] = asyncio.Queue(MAILBOX_SIZE)
+        self._system: ActorSystem | None = None
+        self._handle: Handle | None = None
+        for name in dir(type(self)):
+            spec = getattr(getattr(type(self), name), "__nunet_behavior__", None)
+            if isinstance(spec, _BehaviorSpec):
+                self.behaviors.add(
+                    Behavior(spec.path, getattr(self, name), spec.payload_type, spec.public)
+                )
+
+    # -- lifecycle hooks -------------------------------------------------------------------
+    async def on_start(self) -> None:
+        """Called once the actor is registered, before its first message."""
+
+    async def on_stop(self) -> None:
+        """Called when the actor is stopped on purpose."""
+
+    async def on_failure(self, error: BaseException) -> None:
+        """Called when a handler raised unexpectedly, before the supervisor decides."""
+
+    # -- identity --------------------------------------------------------------------------
+    @property
+    def handle(self) -> Handle:
+        if self._handle is None:
+            raise ActorStopped(f"{type(self).__name__} is not running in an actor system")
+        return self._handle
+
+    @property
+    def system(self) -> ActorSystem:
+        if self._system is None:
+            raise ActorStopped(f"{type(self).__name__} is not running in an actor system")
+        return self._system
+
+    def bind(self, system: ActorSystem, handle: Handle) -> None:
+        self._system, self._handle = system, handle
+
+    # -- messaging -------------------------------------------------------------------------
+    def add_behavior(
+        self,
+        path: str,
+        handler: Handler,
+        *,
+        payload_type: Any = None,
+        public: bool = False,
+        one_shot: bool = False,
+        senders: frozenset[str] | None = None,
+    ) -> None:
+        self.behaviors.add(Behavior(path, handler, payload_type, public, one_shot, senders))
+
+    def remove_behavior(self, path: str) -> None:
+        self.behaviors.remove(path)
+
+    async def send(
+        self,
+        to: Handle,
+        behavior_path: str,
+        payload: Any = None,
+        *,
+        expiry: float = DEFAULT_EXPIRY_SECONDS,
+        trace: str | None = None,
+    ) -> None:
+        """One-way message."""
+        envelope = Envelope.create(
+            self.handle, to, behavior_path, payload, expiry=expiry, trace=trace
+        )
+        await self.system.deliver(envelope)
+
+    async def invoke(
+        self,
+        to: Handle,
+        behavior_path: str,
+        payload: Any = None,
+        *,
+        timeout: float = DEFAULT_INVOKE_TIMEOUT,
+        trace: str | None = None,
+    ) -> Any:
+        """Request/reply: registers a one-shot reply behavior, sends, waits up to `timeout`."""
+        nonce = os.urandom(16)
+        reply_path = REPLY_PREFIX + nonce.hex()
+        reply: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+
+        async def on_reply(message: Message) -> None:
+            if not reply.done():
+                reply.set_result(message.payload)
+
+        self.behaviors.add(
+            Behavior(reply_path, on_reply, one_shot=True, senders=frozenset((to.did,)), inline=True)
+        )
+        envelope = Envelope.create(
+            self.handle,
+            to,
+            behavior_path,
+            payload,
+            expiry=max(timeout, 1.0),
+            reply_to=reply_path,
+            trace=trace,
+            nonce=nonce,
+        )
+        try:
+            await self.system.deliver(envelope)
+            async with asyncio.timeout(timeout):
+                answer = await reply
+        except TimeoutError:
+            raise InvokeTimeout(
+                f"no reply to {behavior_path} from {to} within {timeout:g}s"
+            ) from None
+        finally:
+            self.behaviors.remove(reply_path)
+        return unpack_reply(answer)
+
+    async def publish(
+        self, topic: str, behavior_path: str, payload: Any = None, *, expiry: float = 30.0
+    ) -> None:
+        """Broadcast to every actor subscribed to `topic`, on this node and across the swarm."""
+        envelope = Envelope.create(
+            self.handle, BROADCAST, behavior_path, payload, expiry=expiry, topic=topic
+        )
+        await self.system.publish(envelope)
+
+    async def subscribe(self, topic: str) -> None:
+        await self.system.subscribe(self.handle.actor, topic)
+
+    async def unsubscribe(self, topic: str) -> None:
+        await self.system.unsubscribe(self.handle.actor, topic)
+
+    # -- the mailbox loop (driven by the system) ---------------------------------------------
+    def enqueue(self, envelope: Envelope, target: Behavior) -> None:
+        self._mailbox.put_nowait((envelope, target))
+
+    async def enqueue_wait(self, envelope: Envelope, target: Behavior) -> None:
+        await self._mailbox.put((envelope, target))
+
+    async def run(self) -> None:
+        """Process the mailbox one message at a time until cancelled or a handler fails."""
+        while True:
+            envelope, target = await self._mailbox.get()
+            await self.dispatch(envelope, target)
+
+    async def dispatch(self, envelope: Envelope, target: Behavior) -> None:
+        try:
+            payload = (
+                envelope.payload
+                if target.payload_type is None
+                else msgspec.convert(envelope.payload, target.payload_type, strict=False)
+            )
+        except msgspec.ValidationError as exc:
+            await self._answer(envelope, error=("invalid-payload", f"{envelope.behavior}: {exc}"))
+            return
+        try:
+            result = await target.handler(Message(envelope, payload))
+        except (BehaviorFailed, RemoteError) as exc:
+            await self._answer(envelope, error=(exc.code, str(exc)))
+            return
+        except ActorError as exc:
+            await self._answer(envelope, error=(exc.code, str(exc)))
+            return
+        except Exception as exc:
+            await self._answer(envelope, error=("internal", f"{type(exc).__name__}: {exc}"))
+            raise
+        await self._answer(envelope, result=result)
+
+    async def _answer(
+        self, request: Envelope, *, result: Any = None, error: tuple[str, str] | None = None
+    ) -> None:
+        if request.reply_to is None:
+            return
+        payload = {"error": {"code": error[0], "message": error[1]}} if error else {"ok": result}
+        reply = Envelope.create(
+            self.handle,
+            request.sender,
+            request.reply_to,
+            payload,
+            in_reply_to=request.nonce,
+            trace=request.trace,
+        )
+        await self.system.deliver(reply)
+
+
+def unpack_reply(answer: Any) -> Any:
+    """The result of an `{"ok": ...}` reply, or RemoteError for an `{"error": ...}` one."""
+    if isinstance(answer, dict):
+        if "ok" in answer:
+            return answer["ok"]
+        error = answer.get("error")
+        if isinstance(error, dict):
+            raise RemoteError(str(error.get("code", "error")), str(error.get("message", "")))
+    raise RemoteError("malformed-reply", f"reply is neither ok nor error: {answer!r}")
