@@ -7,9 +7,20 @@ from pathlib import Path
 import click
 
 from nunet.cli.context import OUTPUT_FORMATS, CliContext, default_home
+from nunet.errors import NunetError
 
 
-@click.group()
+class NunetGroup(click.Group):
+    """Turns domain errors into one clear line on stderr and exit status 1, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except NunetError as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+@click.group(cls=NunetGroup)
 @click.option(
     "--home",
     type=click.Path(path_type=Path, file_okay=False),

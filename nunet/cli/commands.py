@@ -4,5 +4,9 @@ from __future__ import annotations
 
 import click
 
-ALL: list[click.Command] = []
+from nunet.cli.actor import actor
+from nunet.cli.key import key
+from nunet.cli.node import init, run, wait_ready
+
+ALL: list[click.Command] = [key, init, run, wait_ready, actor]
 # Each command module appends its group below, one import per line.

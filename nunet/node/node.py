@@ -1,0 +1,170 @@
+"""A running node: keys, event log, document store, capability context, actors — wired together."""
+
+from __future__ import annotations
+
+import time
+from contextlib import AsyncExitStack
+from pathlib import Path
+from typing import Any
+
+from nunet.actor import ActorSystem, EnvelopeGuard, Handle, ReplayWindow
+from nunet.actor.ratelimit import RateLimits
+from nunet.db import DocumentStore, SQLiteDocumentStore
+from nunet.eventlog import Checkpointer, EventLog, open_sqlite_log
+from nunet.identity import KeyPair, KeyStore
+from nunet.network import InMemoryNetwork, InMemoryTransport, Transport
+from nunet.node.config import NodeConfig
+from nunet.node.node_actor import NODE_ACTOR_ID, NodeActor
+from nunet.node.user_agent import USER_ACTOR_ID, UserAgent
+from nunet.ucan import CapabilityContext, FileAnchorStore, anchor_path
+
+
+class NodeLayout:
+    """Where a node keeps its files under its home directory."""
+
+    def __init__(self, home: Path) -> None:
+        self.home = home
+        self.keys = home / "keys"
+        self.cap = home / "cap"
+        self.log = home / "log" / "events.db"
+        self.store = home / "store.db"
+        self.config = home / "config.yaml"
+        self.api_info = home / "api.json"
+        self.api_socket = home / "api.sock"
+
+
+class Node:
+    """One node. Open with `Node.open(...)`, use as an async context manager or call `close()`."""
+
+    def __init__(
+        self,
+        *,
+        layout: NodeLayout,
+        config: NodeConfig,
+        key: KeyPair,
+        user_key: KeyPair,
+        log: EventLog,
+        store: DocumentStore,
+        capabilities: CapabilityContext,
+        system: ActorSystem,
+        exits: AsyncExitStack,
+    ) -> None:
+        self.layout = layout
+        self.config = config
+        self.key = key
+        self.user_key = user_key
+        self.log = log
+        self.store = store
+        self.capabilities = capabilities
+        self.system = system
+        self._exits = exits
+
+    @classmethod
+    async def open(
+        cls,
+        home: Path,
+        passphrase: str,
+        config: NodeConfig | None = None,
+        *,
+        transport: Transport | None = None,
+    ) -> Node:
+        config = config or NodeConfig()
+        layout = NodeLayout(home)
+        keystore = KeyStore(layout.keys, passphrase)
+        key = keystore.load(config.node_key)
+        user_key = keystore.load(config.user_key)
+        async with AsyncExitStack() as exits:
+            log = await open_sqlite_log(layout.log)
+            exits.push_async_callback(log.close)
+            store = await SQLiteDocumentStore.open(layout.store)
+            exits.push_async_callback(store.close)
+            anchors_file = anchor_path(home, config.node_key)
+            anchors = (
+                FileAnchorStore(anchors_file)
+                if anchors_file.exists()
+                else FileAnchorStore.create(anchors_file, key.did)
+            )
+            capabilities = CapabilityContext(key.did, anchors)
+            rates = RateLimits(
+                sender_rate=config.rate_limits.per_sender_per_second,
+                sender_burst=config.rate_limits.per_sender_burst,
+                topic_rate=config.rate_limits.per_topic_per_second,
+                topic_burst=config.rate_limits.per_topic_burst,
+            )
+            guard = EnvelopeGuard(
+                key.did,
+                capabilities,
+                rates=rates,
+                replay=ReplayWindow(),
+                max_skew_seconds=config.clock_skew_seconds,
+            )
+            if transport is None:
+                transport = InMemoryTransport(InMemoryNetwork(), key.did)
+            system = ActorSystem(
+                key,
+                transport,
+                log,
+                guard,
+                proofs=lambda behavior, topic: capabilities.proofs_for(
+                    behavior, topic=topic, now=time.time()
+                ),
+                max_envelope_bytes=config.max_envelope_bytes,
+            )
+            await system.start()
+            exits.push_async_callback(system.close)
+            checkpointer = Checkpointer(
+                log,
+                key,
+                every_records=config.log.checkpoint_every_records,
+                every_seconds=config.log.checkpoint_every_seconds,
+            )
+            await checkpointer.start()
+            exits.push_async_callback(checkpointer.stop)
+            await system.spawn(NodeActor(store, started_at=time.time()), NODE_ACTOR_ID)
+            await system.spawn(UserAgent(), USER_ACTOR_ID, key=user_key)
+            node = cls(
+                layout=layout,
+                config=config,
+                key=key,
+                user_key=user_key,
+                log=log,
+                store=store,
+                capabilities=capabilities,
+                system=system,
+                exits=exits.pop_all(),
+            )
+        return node
+
+    async def close(self) -> None:
+        await self._exits.aclose()
+
+    async def __aenter__(self) -> Node:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    @property
+    def did(self) -> str:
+        return self.key.did
+
+    @property
+    def node_handle(self) -> Handle:
+        return self.system.handle_of(NODE_ACTOR_ID)
+
+    def _user(self) -> UserAgent:
+        agent = self.system.actor(USER_ACTOR_ID)
+        if not isinstance(agent, UserAgent):
+            raise RuntimeError("the user agent is not running")
+        return agent
+
+    async def invoke_as_user(
+        self, behavior: str, payload: Any = None, *, to: Handle | None = None, timeout: float = 10.0
+    ) -> Any:
+        return await self._user().invoke(to or self.node_handle, behavior, payload, timeout=timeout)
+
+    async def send_as_user(self, behavior: str, payload: Any = None, *, to: Handle | None = None) -> None:
+        await self._user().send(to or self.node_handle, behavior, payload)
+
+    async def broadcast_as_user(self, topic: str, behavior: str, payload: Any = None) -> None:
+        await self._user().publish(topic, behavior, payload)
