@@ -30,7 +30,9 @@ WIRE_VERSION = 1
 
 BehaviorPath = Annotated[str, msgspec.Meta(pattern=r"^/[A-Za-z0-9_.\-/]*$", max_length=256)]
 Nonce = Annotated[bytes, msgspec.Meta(min_length=16, max_length=16)]
-TraceParent = Annotated[str, msgspec.Meta(pattern=r"^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$")]
+TraceParent = Annotated[
+    str, msgspec.Meta(pattern=r"^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$")
+]
 Proofs = Annotated[tuple[bytes, ...], msgspec.Meta(max_length=16)]
 
 
@@ -112,13 +114,13 @@ def unseal(data: bytes, *, max_size: int = MAX_ENVELOPE_BYTES) -> Envelope:
         raise EnvelopeTooLarge(f"envelope of {len(data)} bytes exceeds the limit of {max_size}")
     try:
         version, body, signature = _wire_decoder.decode(data)
-    except msgspec.DecodeError as exc:
+    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
         raise MalformedEnvelope(f"not an envelope: {exc}") from None
     if version != WIRE_VERSION:
         raise MalformedEnvelope(f"unsupported envelope wire version {version}")
     try:
         envelope = _body_decoder.decode(body)
-    except msgspec.DecodeError as exc:
+    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
         raise MalformedEnvelope(f"envelope body: {exc}") from None
     if not signature:
         raise UnsignedEnvelope(f"envelope from {envelope.sender.did} carries no signature")

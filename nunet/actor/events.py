@@ -8,7 +8,7 @@ from nunet.actor.envelope import Envelope
 from nunet.eventlog import Event
 
 
-class EnvelopeSent(Event):
+class EnvelopeSent(Event, frozen=True, kw_only=True):
     """An envelope left this node; `sealed` is its signed wire form, verifiable later."""
 
     TYPE: ClassVar[str] = "envelope.sent"
@@ -17,7 +17,7 @@ class EnvelopeSent(Event):
     sealed: bytes
 
 
-class EnvelopeReceived(Event):
+class EnvelopeReceived(Event, frozen=True, kw_only=True):
     """An envelope from another node passed every check and was queued for its actor."""
 
     TYPE: ClassVar[str] = "envelope.received"
@@ -26,14 +26,14 @@ class EnvelopeReceived(Event):
     sealed: bytes
 
 
-class EnvelopeDelivered(Event):
+class EnvelopeDelivered(Event, frozen=True, kw_only=True):
     """An envelope went from one actor of this node to another without crossing the wire."""
 
     TYPE: ClassVar[str] = "envelope.delivered"
     envelope: Envelope
 
 
-class EnvelopeRefused(Event):
+class EnvelopeRefused(Event, frozen=True, kw_only=True):
     """An envelope failed a check and never reached a handler.
 
     `code` is the machine reason (bad-signature, expired, replayed, unauthorized, ...), `data`
@@ -49,18 +49,18 @@ class EnvelopeRefused(Event):
     data: bytes
 
 
-class ActorStarted(Event):
+class ActorStarted(Event, frozen=True, kw_only=True):
     TYPE: ClassVar[str] = "actor.started"
     actor: str
     kind: str
 
 
-class ActorStopped(Event):
+class ActorStopped(Event, frozen=True, kw_only=True):
     TYPE: ClassVar[str] = "actor.stopped"
     actor: str
 
 
-class ActorFailed(Event):
+class ActorFailed(Event, frozen=True, kw_only=True):
     """An actor's handler raised something it did not mean to; its supervisor decides what next."""
 
     TYPE: ClassVar[str] = "actor.failed"
@@ -68,14 +68,14 @@ class ActorFailed(Event):
     error: str
 
 
-class ChildRestarted(Event):
+class ChildRestarted(Event, frozen=True, kw_only=True):
     TYPE: ClassVar[str] = "supervisor.child_restarted"
     supervisor: str
     child: str
     strategy: str
 
 
-class SupervisorEscalated(Event):
+class SupervisorEscalated(Event, frozen=True, kw_only=True):
     """A supervisor exceeded its restart intensity and gave up, failing to its own parent."""
 
     TYPE: ClassVar[str] = "supervisor.escalated"

@@ -297,7 +297,9 @@ class ActorSystem:
             await self._answer_refusal(envelope, exc)
             return None
         self._record(
-            EnvelopeReceived(sender_did=envelope.sender.did, behavior=envelope.behavior, sealed=data),
+            EnvelopeReceived(
+                sender_did=envelope.sender.did, behavior=envelope.behavior, sealed=data
+            ),
             str(envelope.sender),
         )
         await self._hand_over(running, envelope, target)
@@ -316,7 +318,9 @@ class ActorSystem:
             self._refused(exc, envelope, data)
             return
         self._record(
-            EnvelopeReceived(sender_did=envelope.sender.did, behavior=envelope.behavior, sealed=data),
+            EnvelopeReceived(
+                sender_did=envelope.sender.did, behavior=envelope.behavior, sealed=data
+            ),
             str(envelope.sender),
         )
         for actor_id in list(self._topics.get(envelope.topic, ())):
