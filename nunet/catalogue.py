@@ -1,0 +1,27 @@
+"""Every event type nunet writes and every projection it keeps, composed explicitly.
+
+No registry: each package exports an EVENTS tuple (and UPCASTERS), and this module lists them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from nunet.eventlog import events as eventlog_events
+from nunet.eventlog.catalogue import Catalogue
+from nunet.eventlog.projection import Projection
+from nunet.eventlog.statistics import LogStatistics
+
+
+def full_catalogue() -> Catalogue:
+    """The catalogue of every event type in nunet."""
+    return Catalogue(
+        *eventlog_events.EVENTS,
+        upcasters=(*eventlog_events.UPCASTERS,),
+    )
+
+
+def known_projections() -> dict[str, Callable[[], Projection[Any]]]:
+    """Projections by name, as `nunet events replay --projection NAME` offers them."""
+    return {LogStatistics.name: LogStatistics}
