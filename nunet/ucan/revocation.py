@@ -58,7 +58,7 @@ def decode_revocation(encoded: bytes) -> Revocation:
     try:
         signed = _SIGNED.decode(encoded)
         body = _BODY.decode(signed.body)
-    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+    except (msgspec.DecodeError, msgspec.ValidationError, ValueError) as exc:
         raise MalformedToken(f"not a revocation: {exc}") from None
     if body.kind != _KIND:
         raise MalformedToken(f"not a revocation: kind {body.kind!r}")

@@ -128,7 +128,7 @@ def bytes_from_text(text: str, what: str = "token") -> bytes:
     if len(cleaned) > MAX_TOKEN_BYTES * 2:
         raise MalformedToken(f"{what} text is longer than any {what} can be")
     try:
-        return base64.urlsafe_b64decode(cleaned + "=" * (-len(cleaned) % 4))
+        return base64.b64decode(cleaned + "=" * (-len(cleaned) % 4), altchars=b"-_", validate=True)
     except (binascii.Error, ValueError):
         raise MalformedToken(
             f"{what} text {cleaned[:24]!r}... is not base64url"
@@ -155,7 +155,7 @@ def _decode(encoded: bytes, depth: int) -> Token:
     try:
         signed = _SIGNED_DECODER.decode(encoded)
         body = _BODY_DECODER.decode(signed.body)
-    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+    except (msgspec.DecodeError, msgspec.ValidationError, ValueError) as exc:
         raise MalformedToken(f"not a capability token: {exc}") from None
     if _ENCODER.encode(signed) != encoded or _ENCODER.encode(body) != signed.body:
         raise MalformedToken("token is not canonically encoded")
