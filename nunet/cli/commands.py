@@ -10,3 +10,6 @@ from nunet.cli.node import init, run, wait_ready
 
 ALL: list[click.Command] = [key, init, run, wait_ready, actor]
 # Each command module appends its group below, one import per line.
+from nunet.cli.cap import cap  # noqa: E402
+
+ALL.append(cap)
