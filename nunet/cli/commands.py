@@ -13,3 +13,6 @@ ALL: list[click.Command] = [key, init, run, wait_ready, actor]
 from nunet.cli.cap import cap  # noqa: E402
 
 ALL.append(cap)
+from nunet.cli.events import events  # noqa: E402
+
+ALL.append(events)
