@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -113,7 +112,13 @@ class Actor:
     ) -> None:
         """One-way message."""
         envelope = Envelope.create(
-            self.handle, to, behavior_path, payload, expiry=expiry, trace=trace
+            self.handle,
+            to,
+            behavior_path,
+            payload,
+            expiry=expiry,
+            trace=trace,
+            nonce=self.system.next_nonce(),
         )
         await self.system.deliver(envelope)
 
@@ -127,7 +132,8 @@ class Actor:
         trace: str | None = None,
     ) -> Any:
         """Request/reply: registers a one-shot reply behavior, sends, waits up to `timeout`."""
-        nonce = os.urandom(16)
+        system = self.system
+        nonce = system.next_nonce()
         reply_path = REPLY_PREFIX + nonce.hex()
         reply: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
 
@@ -148,15 +154,16 @@ class Actor:
             trace=trace,
             nonce=nonce,
         )
+        ticket = system.deadlines.watch(reply, timeout)
         try:
-            await self.system.deliver(envelope)
-            async with asyncio.timeout(timeout):
-                answer = await reply
+            await system.deliver(envelope)
+            answer = await reply
         except TimeoutError:
             raise InvokeTimeout(
                 f"no reply to {behavior_path} from {to} within {timeout:g}s"
             ) from None
         finally:
+            system.deadlines.forget(reply, ticket)
             self.behaviors.remove(reply_path)
         return unpack_reply(answer)
 
@@ -165,7 +172,13 @@ class Actor:
     ) -> None:
         """Broadcast to every actor subscribed to `topic`, on this node and across the swarm."""
         envelope = Envelope.create(
-            self.handle, BROADCAST, behavior_path, payload, expiry=expiry, topic=topic
+            self.handle,
+            BROADCAST,
+            behavior_path,
+            payload,
+            expiry=expiry,
+            topic=topic,
+            nonce=self.system.next_nonce(),
         )
         await self.system.publish(envelope)
 
@@ -180,7 +193,12 @@ class Actor:
         self._mailbox.put_nowait((envelope, target))
 
     async def enqueue_wait(self, envelope: Envelope, target: Behavior) -> None:
-        await self._mailbox.put((envelope, target))
+        """Queue a message, waiting while the mailbox is full (back-pressure on the sender)."""
+        mailbox = self._mailbox
+        if mailbox.full():
+            await mailbox.put((envelope, target))
+        else:
+            mailbox.put_nowait((envelope, target))
 
     async def run(self) -> None:
         """Process the mailbox one message at a time until cancelled or a handler fails."""
@@ -224,6 +242,7 @@ class Actor:
             payload,
             in_reply_to=request.nonce,
             trace=request.trace,
+            nonce=self.system.next_nonce(),
         )
         await self.system.deliver(reply)
 

@@ -8,6 +8,7 @@ so one envelope has exactly one accepted byte form.
 
 from __future__ import annotations
 
+import itertools
 import os
 import time
 from typing import Annotated, Any
@@ -34,6 +35,21 @@ TraceParent = Annotated[
     str, msgspec.Meta(pattern=r"^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$")
 ]
 Proofs = Annotated[tuple[bytes, ...], msgspec.Meta(max_length=16)]
+
+
+class NonceSource:
+    """Unique 16-byte nonces without a system call each: a random prefix and a counter.
+
+    Nonces must never repeat for one sender (the replay window keys on them); they need not be
+    unpredictable, because the signature already binds them to their envelope.
+    """
+
+    def __init__(self) -> None:
+        self._prefix = os.urandom(8)
+        self._count = itertools.count(1)
+
+    def __call__(self) -> bytes:
+        return self._prefix + next(self._count).to_bytes(8, "big")
 
 
 class Envelope(msgspec.Struct, frozen=True, kw_only=True, array_like=True):

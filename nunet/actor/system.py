@@ -19,7 +19,15 @@ import structlog
 
 from nunet.actor.actor import Actor
 from nunet.actor.behavior import Behavior, Message
-from nunet.actor.envelope import MAX_ENVELOPE_BYTES, Envelope, peek_sender, seal, unseal
+from nunet.actor.deadlines import Deadlines
+from nunet.actor.envelope import (
+    MAX_ENVELOPE_BYTES,
+    Envelope,
+    NonceSource,
+    peek_sender,
+    seal,
+    unseal,
+)
 from nunet.actor.errors import (
     ActorError,
     EnvelopeRejected,
@@ -91,6 +99,8 @@ class ActorSystem:
         self._topics: dict[str, set[str]] = {}
         self._subscriptions: dict[str, Subscription] = {}
         self._background: set[asyncio.Task[None]] = set()
+        self.next_nonce = NonceSource()
+        self.deadlines = Deadlines()
 
     @property
     def address(self) -> str:
@@ -394,6 +404,7 @@ class ActorSystem:
             {"error": {"code": exc.code, "message": str(exc)}},
             in_reply_to=envelope.nonce,
             trace=envelope.trace,
+            nonce=self.next_nonce(),
         )
         try:
             await self.deliver(reply)
