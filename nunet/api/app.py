@@ -11,9 +11,10 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 import nunet
-from nunet.actor import ActorError, Handle
+from nunet.actor import Handle
 from nunet.api.errors import describe, error_body, status_for
 from nunet.api.loopback import LoopbackOnly
+from nunet.errors import NunetError
 from nunet.node import Node
 
 API_PREFIX = "/api/v1"
@@ -59,7 +60,7 @@ def _json(content: Any, status: int = 200) -> Response:
     return Response(msgspec.json.encode(content), status, media_type="application/json")
 
 
-def _error(exc: ActorError) -> Response:
+def _error(exc: NunetError) -> Response:
     code, message = describe(exc)
     return _json(error_body(code, message), status_for(code))
 
@@ -102,7 +103,7 @@ def create_app(node: Node) -> FastAPI:
             result = await node.invoke_as_user(
                 request.behavior, request.payload, to=_handle(request.to), timeout=request.timeout
             )
-        except ActorError as exc:
+        except NunetError as exc:
             return _error(exc)
         return _json({"result": result})
 
@@ -110,7 +111,7 @@ def create_app(node: Node) -> FastAPI:
     async def send(request: SendRequest) -> Response:
         try:
             await node.send_as_user(request.behavior, request.payload, to=_handle(request.to))
-        except ActorError as exc:
+        except NunetError as exc:
             return _error(exc)
         return _json({"sent": True}, 202)
 
@@ -118,7 +119,7 @@ def create_app(node: Node) -> FastAPI:
     async def broadcast(request: BroadcastRequest) -> Response:
         try:
             await node.broadcast_as_user(request.topic, request.behavior, request.payload)
-        except ActorError as exc:
+        except NunetError as exc:
             return _error(exc)
         return _json({"sent": True}, 202)
 

@@ -45,7 +45,12 @@ class ApiClient:
         return answer
 
     def invoke(
-        self, behavior: str, payload: Any = None, *, to: dict[str, str] | None = None, timeout: float = 10.0
+        self,
+        behavior: str,
+        payload: Any = None,
+        *,
+        to: dict[str, str] | None = None,
+        timeout: float = 10.0,
     ) -> Any:
         body = {"behavior": behavior, "payload": payload, "to": to, "timeout": timeout}
         return self._call("POST", "/actor/invoke", body, read_timeout=timeout + 5)["result"]
@@ -76,7 +81,9 @@ class ApiClient:
             answer = response.json()
         except ValueError:
             raise ApiError(
-                "bad-response", f"HTTP {response.status_code}: {response.text[:200]}", response.status_code
+                "bad-response",
+                f"HTTP {response.status_code}: {response.text[:200]}",
+                response.status_code,
             ) from None
         if response.is_error:
             error = answer.get("error", {}) if isinstance(answer, dict) else {}

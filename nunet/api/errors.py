@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from nunet.actor import ActorError, RemoteError
+import re
+
+from nunet.actor import RemoteError
+from nunet.errors import NunetError
 
 _STATUS_BY_CODE = {
     "unauthorized": 403,
@@ -25,7 +28,11 @@ def error_body(code: str, message: str) -> dict[str, dict[str, str]]:
     return {"error": {"code": code, "message": message}}
 
 
-def describe(exc: ActorError) -> tuple[str, str]:
+def describe(exc: NunetError) -> tuple[str, str]:
+    """(code, message) of a domain error; errors without a code get their class name in kebab case."""
     if isinstance(exc, RemoteError):
         return exc.code, exc.remote_message
-    return exc.code, str(exc)
+    code = getattr(exc, "code", None)
+    if not isinstance(code, str):
+        code = re.sub(r"(?<!^)(?=[A-Z])", "-", type(exc).__name__).lower()
+    return code, str(exc)

@@ -1,0 +1,5 @@
+"""`python -m nunet` runs the CLI."""
+
+from nunet.cli import main
+
+main()

@@ -1,0 +1,101 @@
+"""The local API in process: endpoints, error shapes, and refusal of non-local clients."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from nunet.api import create_app, is_local_client
+from nunet.node import Node
+from tests.support.homes import PASSPHRASE, make_home
+
+
+@pytest.fixture
+async def node(tmp_path: Path) -> AsyncIterator[Node]:
+    async with await Node.open(make_home(tmp_path), PASSPHRASE) as running:
+        yield running
+
+
+def client(node: Node, peer: tuple[str, int] = ("127.0.0.1", 5000)) -> httpx.AsyncClient:
+    transport = httpx.ASGITransport(app=create_app(node), client=peer)
+    return httpx.AsyncClient(transport=transport, base_url="http://nunet")
+
+
+async def test_health_names_the_node_and_its_log_head(node: Node) -> None:
+    async with client(node) as http:
+        answer = (await http.get("/api/v1/health")).json()
+    assert answer["status"] == "ok"
+    assert answer["did"] == node.did
+    assert answer["log"]["head"] >= 1
+
+
+async def test_invoke_send_and_broadcast(node: Node) -> None:
+    async with client(node) as http:
+        reply = await http.post("/api/v1/actor/invoke", json={"behavior": "/public/status"})
+        assert reply.status_code == 200
+        assert reply.json()["result"]["did"] == node.did
+        sent = await http.post("/api/v1/actor/send", json={"behavior": "/public/hello"})
+        assert sent.status_code == 202
+        cast = await http.post(
+            "/api/v1/actor/broadcast",
+            json={"topic": "nunet.demo", "behavior": "/public/hello", "payload": {"x": 1}},
+        )
+        assert cast.status_code == 202
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "code", "needle"),
+    [
+        ({"behavior": "/dms/nothing/here"}, 404, "unknown-behavior", "/dms/nothing/here"),
+        ({"behavior": "no-slash"}, 400, "invalid-request", "behavior"),
+        ({"behavior": "/public/status", "timeout": 0}, 400, "invalid-request", "timeout"),
+        ({"behavior": "/public/status", "surprise": 1}, 400, "invalid-request", "surprise"),
+        ({"behavior": "/dms/node/logger/config", "payload": {"level": 3}}, 400, "invalid-payload", "level"),
+        (
+            {"behavior": "/public/status", "to": {"did": "x", "actor": "ghost", "node": "nowhere"}},
+            502,
+            "peer-unreachable",
+            "nowhere",
+        ),
+    ],
+)
+async def test_bad_requests_get_a_named_error(
+    node: Node, body: dict[str, object], status: int, code: str, needle: str
+) -> None:
+    async with client(node) as http:
+        reply = await http.post("/api/v1/actor/invoke", json=body)
+    assert reply.status_code == status, reply.text
+    error = reply.json()["error"]
+    assert error["code"] == code
+    assert needle in error["message"]
+
+
+async def test_malformed_json_is_a_clear_400(node: Node) -> None:
+    async with client(node) as http:
+        reply = await http.post(
+            "/api/v1/actor/invoke", content=b"{not json", headers={"content-type": "application/json"}
+        )
+    assert reply.status_code == 400
+    assert reply.json()["error"]["code"] == "invalid-request"
+
+
+@pytest.mark.parametrize("peer", [("192.0.2.7", 40000), ("10.0.0.1", 1), ("2001:db8::1", 2)])
+async def test_non_local_clients_are_refused_before_any_route(node: Node, peer: tuple[str, int]) -> None:
+    head_before = (await node.log.head())[0]
+    async with client(node, peer) as http:
+        reply = await http.post("/api/v1/actor/invoke", json={"behavior": "/public/status"})
+    assert reply.status_code == 403
+    assert peer[0] in reply.json()["error"]["message"]
+    assert (await node.log.head())[0] == head_before  # nothing reached the node
+
+
+def test_local_client_rule() -> None:
+    assert is_local_client(("127.0.0.1", 1))
+    assert is_local_client(("127.8.9.10", 1))
+    assert is_local_client(("::1", 1))
+    assert is_local_client(None)  # Unix socket peers have no address
+    assert not is_local_client(("192.168.1.2", 1))
+    assert not is_local_client(("not-an-ip", 1))
