@@ -90,15 +90,17 @@ class SQLiteEventLog(EventLog):
         if self._closed:
             return
         self._closing = True
-        if self._writer is not None and self._writer.is_alive():
-            self._queue.put(_STOP)
-            await asyncio.shield(self._writer_done)
         self._closed = True
         self._feed.close()
+        # The reader goes first so that the writer's connection is the last one: closing it
+        # checkpoints the WAL into the database file and removes the WAL.
         if self._read_conn is not None:
             conn, self._read_conn = self._read_conn, None
             await self._loop.run_in_executor(self._reader, conn.close)
         self._reader.shutdown(wait=False)
+        if self._writer is not None and self._writer.is_alive():
+            self._queue.put(_STOP)
+            await asyncio.shield(self._writer_done)
         if self._lock_fd is not None:
             os.close(self._lock_fd)  # closing the descriptor releases the flock
             self._lock_fd = None

@@ -21,6 +21,7 @@ from nunet.eventlog.log import EventLog
 from nunet.identity import IdentityError, verify_signature
 
 _WINDOW = 65_536  # recent hashes kept to check checkpoints against; older claims are re-read
+_SALVAGE_SPAN = 1000  # records read one by one after a page of the store fails to read
 
 
 class Problem(msgspec.Struct, frozen=True):
@@ -142,15 +143,22 @@ class ChainVerifier:
             self._check_checkpoint(record)
         self._last_seq = seq
         self._last_hash = record.hash
-        self._last_timestamp = max(self._last_timestamp, record.timestamp)
+        self._last_timestamp = record.timestamp
         self._remember(seq, record.hash)
 
     def read_failed(self, error: Exception) -> None:
-        """The store could not deliver records after the last one fed."""
+        """The store cannot deliver any record after the last one fed."""
         self._problem(
             self._last_seq + 1,
             f"the store cannot be read from here on, so no later record was checked: {error}",
         )
+
+    def unreadable(self, first: int, last: int, error: Exception) -> None:
+        """Records first..last exist (or may) but the store cannot deliver them."""
+        span = f"record {first}" if first == last else f"records {first}..{last}"
+        self._problem(first, f"{span} cannot be read from the store (damaged?): {error}")
+        self._last_seq = last
+        self._last_hash = None  # the next readable record's link cannot be checked
 
     def resolve(self, claim: CheckpointClaim, record: EventRecord | None) -> None:
         """Check a deferred claim against the record read back for it."""
@@ -242,14 +250,51 @@ async def verify_log(
     if isinstance(trusted_checkpoint, tuple):
         trusted_checkpoint = TrustedHead(*trusted_checkpoint)
     verifier = ChainVerifier(trusted=trusted_checkpoint, signer=signer, catalogue=catalogue)
-    try:
-        async for record in log.read():
-            verifier.feed(record)
-    except CorruptLog as exc:
-        verifier.read_failed(exc)
+    next_seq = 1
+    while True:
+        try:
+            async for record in log.read(next_seq):
+                verifier.feed(record)
+                next_seq = record.seq + 1
+            break
+        except CorruptLog as exc:
+            resumed = await _salvage(log, verifier, next_seq, exc)
+            if resumed is None:
+                break
+            next_seq = resumed
     for claim in verifier.deferred:
         try:
             verifier.resolve(claim, await log.get(claim.seq))
         except CorruptLog:
             verifier.resolve(claim, None)
     return verifier.finish()
+
+
+async def _salvage(
+    log: EventLog, verifier: ChainVerifier, start: int, error: CorruptLog
+) -> int | None:
+    """Read a damaged stretch one record at a time; where to resume page reads, or None."""
+    try:
+        end = min(start + _SALVAGE_SPAN, (await log.head())[0] + 1)
+    except CorruptLog:
+        end = start + _SALVAGE_SPAN
+    bad_from: int | None = None
+    readable = 0
+    for seq in range(start, end):
+        try:
+            record = await log.get(seq)
+        except CorruptLog as exc:
+            error, bad_from = exc, seq if bad_from is None else bad_from
+            continue
+        if bad_from is not None:
+            verifier.unreadable(bad_from, seq - 1, error)
+            bad_from = None
+        if record is not None:
+            readable += 1
+            verifier.feed(record)
+    if bad_from is not None:
+        verifier.unreadable(bad_from, end - 1, error)
+    if readable == 0 and bad_from is not None:
+        verifier.read_failed(error)
+        return None
+    return end

@@ -61,7 +61,9 @@ def _write_checkpoints_stream() -> list[EventRecord]:
     head = records[-1]
     v1_signature = key.sign(checkpoint_message(1, head.seq, head.hash, 0))
     add(  # a v1 checkpoint: no signed_at, v1 signing domain
-        "log.checkpoint", 1, "",
+        "log.checkpoint",
+        1,
+        "",
         {"seq": head.seq, "head_hash": head.hash, "signer": key.did, "signature": v1_signature},
         4,
     )
@@ -70,10 +72,16 @@ def _write_checkpoints_stream() -> list[EventRecord]:
     head = records[-1]
     signed_at = t0 + 6
     add(
-        "log.checkpoint", 2, "",
-        {"seq": head.seq, "head_hash": head.hash, "signer": key.did,
-         "signature": key.sign(checkpoint_message(2, head.seq, head.hash, signed_at)),
-         "signed_at": signed_at},
+        "log.checkpoint",
+        2,
+        "",
+        {
+            "seq": head.seq,
+            "head_hash": head.hash,
+            "signer": key.did,
+            "signature": key.sign(checkpoint_message(2, head.seq, head.hash, signed_at)),
+            "signed_at": signed_at,
+        },
         6,
     )
     return records

@@ -2,13 +2,29 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+import signal
 import sqlite3
+import sys
 from pathlib import Path
 
 import pytest
 
-from nunet.eventlog import EventLog, open_sqlite_log
-from tests.eventlog.contract import EventLogContract, LogBackend
+from nunet.eventlog import (
+    CorruptLog,
+    EventLog,
+    LogIsReadOnly,
+    LogNotFound,
+    WriteFailed,
+    open_sqlite_log,
+)
+from nunet.eventlog.sqlite_store import connect_writer
+from nunet.eventlog.verify import verify_log
+from tests.eventlog.contract import EventLogContract, LogBackend, collect
+from tests.eventlog.samples import Noted, Pinged, pings
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 class SQLiteBackend(LogBackend):
@@ -40,3 +56,156 @@ class TestSQLiteEventLog(EventLogContract):
     @pytest.fixture
     def backend(self, tmp_path: Path) -> LogBackend:
         return SQLiteBackend(tmp_path / "log" / "events.db")
+
+
+async def test_the_writer_uses_wal_with_full_fsync(tmp_path: Path) -> None:
+    conn = connect_writer(tmp_path / "events.db")
+    try:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    finally:
+        conn.close()
+
+
+async def test_a_read_only_view_follows_a_log_another_writer_is_writing(tmp_path: Path) -> None:
+    path = tmp_path / "events.db"
+    writer = await open_sqlite_log(path)
+    await writer.append_many(pings(3))
+    view = await open_sqlite_log(path, read_only=True, poll_interval=0.01)
+    try:
+        assert await view.head() == await writer.head()
+        tail = view.tail(2)
+        assert [r.seq for r in await collect(tail, 2)] == [2, 3]
+        await writer.append_many(pings(2, start=3))
+        assert [r.seq for r in await collect(tail, 2)] == [4, 5]
+        await tail.aclose()  # type: ignore[attr-defined]
+        with pytest.raises(LogIsReadOnly):
+            await view.append(Pinged(n=0))
+        assert (await verify_log(view)).ok
+    finally:
+        await view.close()
+        await writer.close()
+
+
+async def test_opening_a_missing_log_read_only_says_so(tmp_path: Path) -> None:
+    with pytest.raises(LogNotFound, match="no event log at"):
+        await open_sqlite_log(tmp_path / "absent.db", read_only=True)
+
+
+@pytest.mark.parametrize("read_only", [False, True])
+async def test_a_file_of_garbage_is_a_clear_error(tmp_path: Path, read_only: bool) -> None:
+    path = tmp_path / "events.db"
+    path.write_bytes(os.urandom(8192))
+    with pytest.raises(CorruptLog, match="is not a readable event log"):
+        await open_sqlite_log(path, read_only=read_only)
+    assert path.stat().st_size == 8192  # nothing overwritten
+
+
+async def test_another_sqlite_database_is_not_taken_for_a_log(tmp_path: Path) -> None:
+    path = tmp_path / "other.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE t (x)")
+    with pytest.raises(CorruptLog, match="not an event log"):
+        await open_sqlite_log(path, read_only=True)
+
+
+async def test_a_payload_edited_on_disk_is_named_and_blocks_extending_the_chain(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "events.db"
+    log = await open_sqlite_log(path)
+    await log.append_many([Noted(text=f"MARKER-{i:04}") for i in range(1, 101)])
+    await log.close()  # checkpoints the WAL into the file
+    data = path.read_bytes()
+    assert data.count(b"MARKER-0042") == 1
+    path.write_bytes(data.replace(b"MARKER-0042", b"MARKER-9999"))
+    view = await open_sqlite_log(path, read_only=True)
+    try:
+        report = await verify_log(view)
+    finally:
+        await view.close()
+    assert [(p.seq, "edited" in p.reason) for p in report.problems] == [(42, True)]
+    path.write_bytes(data.replace(b"MARKER-0100", b"MARKER-9999"))
+    with pytest.raises(CorruptLog, match=r"last record \(seq 100\) does not match its hash"):
+        await open_sqlite_log(path)
+
+
+async def test_a_garbled_page_is_reported_not_raised(tmp_path: Path) -> None:
+    path = tmp_path / "events.db"
+    log = await open_sqlite_log(path)
+    for i in range(20):
+        await log.append_many([Noted(text="y" * 200, blob=bytes([i]) * 200)] * 50)
+    await log.close()
+    page_size = 4096
+    data = bytearray(path.read_bytes())
+    pages = len(data) // page_size
+    middle = (pages // 2) * page_size
+    data[middle : middle + page_size] = os.urandom(page_size)
+    path.write_bytes(bytes(data))
+    view = await open_sqlite_log(path, read_only=True)
+    try:
+        report = await verify_log(view)
+    finally:
+        await view.close()
+    [problem] = report.problems  # one damaged stretch, named; every other record verified
+    assert problem.reason.startswith(f"records {problem.seq}..")
+    assert "cannot be read from the store" in problem.reason
+    unreadable = 1000 - report.records
+    assert 0 < unreadable < 50
+    assert report.head_seq == 1000
+
+
+async def test_a_failed_batch_fails_its_appends_and_the_log_carries_on(tmp_path: Path) -> None:
+    path = tmp_path / "events.db"
+    log = await open_sqlite_log(path)
+    try:
+        await log.append(Pinged(n=1))
+        with sqlite3.connect(path) as conn:  # a store that rejects one kind of row
+            conn.execute(
+                "CREATE TRIGGER poison BEFORE INSERT ON events WHEN NEW.type = 'test.noted' "
+                "BEGIN SELECT RAISE(ABORT, 'disk says no'); END"
+            )
+        with pytest.raises(WriteFailed, match="disk says no"):
+            await log.append_many([Pinged(n=2), Noted(text="poison")])
+        with sqlite3.connect(path) as conn:
+            conn.execute("DROP TRIGGER poison")
+        record = await log.append(Pinged(n=3))
+        assert record.seq == 2
+        assert (await verify_log(log)).ok
+    finally:
+        await log.close()
+
+
+@pytest.mark.slow
+async def test_every_append_that_returned_survives_a_sigkill(tmp_path: Path) -> None:
+    path = tmp_path / "events.db"
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "tests.eventlog.append_storm",
+        str(path),
+        stdout=asyncio.subprocess.PIPE,
+        cwd=REPO_ROOT,
+    )
+    assert process.stdout is not None
+    printed: list[int] = []
+    async with asyncio.timeout(60):
+        while len(printed) < 20_000:
+            line = await process.stdout.readline()
+            assert line, "the append storm exited early"
+            printed.append(int(line))
+    process.send_signal(signal.SIGKILL)
+    rest, _ = await process.communicate()  # what it had printed before it died
+    printed += [int(line) for line in rest.split()]
+    assert process.returncode == -signal.SIGKILL
+
+    log = await open_sqlite_log(path)
+    try:
+        report = await verify_log(log)
+        assert report.ok, report.problems
+        assert report.head_seq >= max(printed)
+        stored = {r.seq async for r in log.read()}
+        assert set(printed) <= stored
+        assert len(printed) == len(set(printed))
+    finally:
+        await log.close()
