@@ -34,7 +34,7 @@ from .strategies import CONDITIONS, DOCUMENT_SETS, FIELDS, JSON, OBJECTS, ORDERS
 
 StoreFactory = Callable[[], Awaitable[DocumentStore]]
 
-NODES = {
+NODES: dict[str, dict[str, Any]] = {
     "n1": {"name": "alpha", "cpu": {"cores": 8, "arch": "amd64"}, "price": 1.5, "up": True},
     "n2": {"name": "beta", "cpu": {"cores": 4, "arch": "arm64"}, "price": 0.5, "up": False},
     "n3": {"name": "gamma", "cpu": {"cores": 16, "arch": "amd64"}, "price": None, "up": True},
@@ -317,7 +317,7 @@ class DocumentStoreContract:
         self, store_factory: StoreFactory, data: st.DataObject
     ) -> None:
         docs = data.draw(DOCUMENT_SETS)
-        conditions = data.draw(st.lists(CONDITIONS, max_size=3))
+        conditions: list[tuple[str, str, Any]] = data.draw(st.lists(CONDITIONS, max_size=3))
         order_by = data.draw(st.lists(ORDERS, max_size=2, unique=True))
         limit = data.draw(st.none() | st.integers(0, 6))
         offset = data.draw(st.integers(0, 4))
@@ -330,8 +330,8 @@ class DocumentStoreContract:
                     await store.create_index("c", field)
                 for doc_id, doc in docs.items():
                     await store.put("c", doc_id, doc)
-                where = {}
-                objects = []
+                where: dict[str, dict[str, Any]] = {}
+                objects: list[Any] = []
                 for field, op, value in conditions:
                     objects.append(OBJECTS[op](field, tuple(value) if op == "in" else value))
                     where.setdefault(field, {})[op] = value

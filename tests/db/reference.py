@@ -62,12 +62,14 @@ def holds(doc: dict[str, Any], field: str, op: str, value: Any) -> bool:
     if op in ("lt", "le", "gt", "ge"):
         if actual is MISSING or kind_of(actual) != kind_of(value):
             return False
-        return {
-            "lt": actual < value,
-            "le": actual <= value,
-            "gt": actual > value,
-            "ge": actual >= value,
-        }[op]
+        return bool(
+            {
+                "lt": actual < value,
+                "le": actual <= value,
+                "gt": actual > value,
+                "ge": actual >= value,
+            }[op]
+        )
     if op == "prefix":
         return type(actual) is str and actual[: len(value)] == value
     if op == "like":

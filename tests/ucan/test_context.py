@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from nunet.identity import KeyPair
+from nunet.identity import KeyPair, verify_signature
 from nunet.ucan import (
     AnchorError,
     CapabilityContext,
@@ -20,7 +20,6 @@ from nunet.ucan import (
     grant,
     revoke,
 )
-from nunet.ucan import chain as chain_module
 
 from .conftest import HOUR, NOW
 from .forge import forge
@@ -222,8 +221,8 @@ def test_a_proof_that_is_not_bytes_is_denied(node: KeyPair, alice: KeyPair) -> N
             alice.did,
             "/dms",
             topic=None,
-            proofs=["text"],
-            now=NOW,  # type: ignore[list-item]
+            proofs=["text"],  # type: ignore[list-item]
+            now=NOW,
         )
 
 
@@ -233,13 +232,13 @@ def test_verified_chains_are_cached_so_signatures_are_checked_once(
     root = token(node, alice, depth=1)
     child = delegate(root, alice, audience=bob.did, capabilities=["/dms"], now=NOW)
     calls: list[str] = []
-    real = chain_module.verify_signature
+    real = verify_signature
 
     def counting(did: str, message: bytes, signature: bytes) -> None:
         calls.append(did)
         real(did, message, signature)
 
-    monkeypatch.setattr(chain_module, "verify_signature", counting)
+    monkeypatch.setattr("nunet.ucan.chain.verify_signature", counting)
     ctx = context_of(node)
     for _ in range(50):
         ctx.authorize(bob.did, "/dms", topic=None, proofs=[bytes(child.encoded)], now=NOW)
@@ -252,13 +251,13 @@ def test_failed_verifications_are_cached_too(
 ) -> None:
     forged = forge(mallory, issuer=node.did, audience=alice.did)
     calls: list[str] = []
-    real = chain_module.verify_signature
+    real = verify_signature
 
     def counting(did: str, message: bytes, signature: bytes) -> None:
         calls.append(did)
         real(did, message, signature)
 
-    monkeypatch.setattr(chain_module, "verify_signature", counting)
+    monkeypatch.setattr("nunet.ucan.chain.verify_signature", counting)
     ctx = context_of(node)
     for _ in range(3):
         with pytest.raises(CapabilityDenied, match=f"bad signature of {node.did}"):
