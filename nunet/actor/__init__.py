@@ -37,6 +37,8 @@ from nunet.actor.errors import (
 from nunet.actor.guard import Authorizer, EnvelopeGuard, RatePolicy
 from nunet.actor.handle import BROADCAST, Handle
 from nunet.actor.replay import ReplayWindow
+from nunet.actor.supervision import ChildSpec, Intensity, Restart, Strategy, Supervision
+from nunet.actor.supervisor import Child, Supervisor, SupervisorEscalated
 from nunet.actor.system import ActorSystem
 
 __all__ = [
@@ -49,6 +51,14 @@ __all__ = [
     "ActorSystem",
     "Authorizer",
     "Behavior",
+    "Child",
+    "ChildSpec",
+    "Intensity",
+    "Restart",
+    "Strategy",
+    "Supervision",
+    "Supervisor",
+    "SupervisorEscalated",
     "BehaviorFailed",
     "BehaviorTable",
     "Envelope",

@@ -75,7 +75,7 @@ class ChildRestarted(Event, frozen=True, kw_only=True):
     strategy: str
 
 
-class SupervisorEscalated(Event, frozen=True, kw_only=True):
+class SupervisorEscalation(Event, frozen=True, kw_only=True):
     """A supervisor exceeded its restart intensity and gave up, failing to its own parent."""
 
     TYPE: ClassVar[str] = "supervisor.escalated"
@@ -92,5 +92,5 @@ EVENTS: tuple[type[Event], ...] = (
     ActorStopped,
     ActorFailed,
     ChildRestarted,
-    SupervisorEscalated,
+    SupervisorEscalation,
 )

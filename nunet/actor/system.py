@@ -9,7 +9,6 @@ checked by the guard and only then queued for their actor. Every one of them is 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -68,6 +67,7 @@ class _Running:
     actor: Actor
     key: KeyPair
     on_exit: ExitCallback | None
+    parent: str | None = None
     task: asyncio.Task[None] | None = None
     topics: set[str] = field(default_factory=set)
 
@@ -114,6 +114,9 @@ class ActorSystem:
         await self._transport.start(self._receive_direct)
 
     async def close(self) -> None:
+        # Top-level actors first, newest first; supervisors stop their own children.
+        for actor_id in reversed([a for a, r in self._actors.items() if r.parent is None]):
+            await self.stop(actor_id)
         for actor_id in reversed(list(self._actors)):
             await self.stop(actor_id)
         if self._background:
@@ -131,11 +134,13 @@ class ActorSystem:
         *,
         key: KeyPair | None = None,
         on_exit: ExitCallback | None = None,
+        parent: str | None = None,
     ) -> Handle:
-        """Register and start an actor; `on_exit` learns when it stops or fails (supervisors)."""
+        """Register and start an actor; `on_exit` learns when it stops or fails (supervisors),
+        `parent` names the supervisor that stops it when the system closes."""
         if actor_id in self._actors:
             raise ActorError(f"an actor with id {actor_id!r} is already running")
-        running = _Running(actor, key or self.key, on_exit)
+        running = _Running(actor, key or self.key, on_exit, parent)
         handle = Handle(running.key.did, actor_id, self.address)
         actor.bind(self, handle)
         self._actors[actor_id] = running
@@ -159,8 +164,9 @@ class ActorSystem:
             await self._leave_topic(actor_id, topic)
         if running.task is not None:
             running.task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await running.task
+            # wait() rather than awaiting the task: its CancelledError is not ours to swallow,
+            # and a cancellation of the stopping task itself must still propagate.
+            await asyncio.wait({running.task})
         try:
             await running.actor.on_stop()
         finally:
