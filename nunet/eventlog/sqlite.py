@@ -182,22 +182,7 @@ class SQLiteEventLog(EventLog):
                 last_ts = now if now > last_ts else last_ts
                 records = seal(events, head_seq, head_hash, last_ts)
                 try:
-                    sqlite_store.insert_batch(
-                        conn,
-                        [
-                            (
-                                r.seq,
-                                r.timestamp,
-                                r.type,
-                                r.version,
-                                r.actor,
-                                r.payload,
-                                r.prev_hash,
-                                r.hash,
-                            )
-                            for r in records
-                        ],
-                    )
+                    sqlite_store.insert_batch(conn, records)
                 except sqlite3.Error as exc:
                     error = WriteFailed(f"{self.path}: batch of {len(records)} not written: {exc}")
                     call(_fail, batch, error)
