@@ -46,7 +46,9 @@ def parse_target(to: str | None) -> dict[str, str] | None:
 _api_option = click.option("--api", default=None, help="API URL or Unix socket path.")
 _arg_option = click.option("--arg", "args", multiple=True, help="Payload field KEY=VALUE.")
 _payload_option = click.option("--payload", default=None, help="Payload as JSON.")
-_to_option = click.option("--to", default=None, help="Recipient DID/ACTOR/NODE (default: this node).")
+_to_option = click.option(
+    "--to", default=None, help="Recipient DID/ACTOR/NODE (default: this node)."
+)
 
 
 @click.group("actor")
@@ -72,9 +74,9 @@ def cmd(
     api: str | None,
 ) -> None:
     """Invoke BEHAVIOR (e.g. /public/status) and print the reply."""
-    body = parse_args(args, payload)
+    body, target = parse_args(args, payload), parse_target(to)
     with find_api(ctx.home, api) as client:
-        emit(ctx, client.invoke(behavior, body, to=parse_target(to), timeout=timeout))
+        emit(ctx, client.invoke(behavior, body, to=target, timeout=timeout))
 
 
 @actor.command("send")
@@ -93,8 +95,9 @@ def send(
     api: str | None,
 ) -> None:
     """Send BEHAVIOR one-way (no reply)."""
+    body, target = parse_args(args, payload), parse_target(to)
     with find_api(ctx.home, api) as client:
-        client.send(behavior, parse_args(args, payload), to=parse_target(to))
+        client.send(behavior, body, to=target)
     emit(ctx, {"sent": behavior})
 
 
@@ -114,6 +117,7 @@ def broadcast(
     api: str | None,
 ) -> None:
     """Broadcast BEHAVIOR on TOPIC to every subscribed actor."""
+    body = parse_args(args, payload)
     with find_api(ctx.home, api) as client:
-        client.broadcast(topic, behavior, parse_args(args, payload))
+        client.broadcast(topic, behavior, body)
     emit(ctx, {"broadcast": behavior, "topic": topic})

@@ -69,11 +69,22 @@ async def _run(home: Path, passphrase: str, config: NodeConfig) -> None:
             loop.add_signal_handler(sig, stop.set)
         click.echo(
             json.dumps(
-                {"event": "node.ready", "did": node.did, "api": url, "socket": str(layout.api_socket)}
+                {
+                    "event": "node.ready",
+                    "did": node.did,
+                    "api": url,
+                    "socket": str(layout.api_socket),
+                }
             ),
             err=False,
         )
-        await stop.wait()
+        stopping = asyncio.create_task(stop.wait())
+        failing = asyncio.create_task(node.failed.wait())
+        await asyncio.wait({stopping, failing}, return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+        failing.cancel()
+        if node.failed.is_set():
+            raise click.ClickException("the node's root supervisor gave up; see the log")
     finally:
         await server.stop()
         await node.close()

@@ -37,12 +37,20 @@ class LogConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     checkpoint_every_seconds: Positive = 60.0
 
 
+class SupervisionConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Restart intensity of the node's root supervisor."""
+
+    max_restarts: Annotated[int, msgspec.Meta(ge=0)] = 5
+    period_seconds: Positive = 10.0
+
+
 class NodeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     node_key: str = "dms"
     user_key: str = "user"
     api: ApiConfig = ApiConfig()
     rate_limits: RateConfig = RateConfig()
     log: LogConfig = LogConfig()
+    supervision: SupervisionConfig = SupervisionConfig()
     max_envelope_bytes: Annotated[int, msgspec.Meta(ge=1024, le=64 << 20)] = 1 << 20
     clock_skew_seconds: Positive = 30.0
 

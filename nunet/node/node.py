@@ -2,21 +2,44 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
 
-from nunet.actor import ActorSystem, EnvelopeGuard, Handle, ReplayWindow
+from nunet.actor import (
+    ActorSystem,
+    Child,
+    ChildSpec,
+    EnvelopeGuard,
+    Handle,
+    Intensity,
+    ReplayWindow,
+    Strategy,
+    Supervisor,
+)
 from nunet.actor.ratelimit import RateLimits
 from nunet.db import DocumentStore, SQLiteDocumentStore
-from nunet.eventlog import Checkpointer, EventLog, open_sqlite_log
+from nunet.eventlog import Checkpointer, EventLog, EventLogError, open_sqlite_log
 from nunet.identity import KeyPair, KeyStore
 from nunet.network import InMemoryNetwork, InMemoryTransport, Transport
 from nunet.node.config import NodeConfig
 from nunet.node.node_actor import NODE_ACTOR_ID, NodeActor
 from nunet.node.user_agent import USER_ACTOR_ID, UserAgent
 from nunet.ucan import CapabilityContext, FileAnchorStore, anchor_path
+
+
+ROOT_SUPERVISOR_ID = "root"
+
+
+async def _final_checkpoint(task: asyncio.Task[None], checkpointer: Checkpointer) -> None:
+    """Stop periodic checkpoints and sign the head once more, so a clean stop leaves a witness."""
+    task.cancel()
+    await asyncio.wait({task})
+    with contextlib.suppress(EventLogError):
+        await checkpointer.checkpoint()
 
 
 class NodeLayout:
@@ -47,6 +70,7 @@ class Node:
         store: DocumentStore,
         capabilities: CapabilityContext,
         system: ActorSystem,
+        failed: asyncio.Event,
         exits: AsyncExitStack,
     ) -> None:
         self.layout = layout
@@ -57,6 +81,7 @@ class Node:
         self.store = store
         self.capabilities = capabilities
         self.system = system
+        self.failed = failed  # set when the root supervisor gave up: the node must stop
         self._exits = exits
 
     @classmethod
@@ -98,6 +123,14 @@ class Node:
                 replay=ReplayWindow(),
                 max_skew_seconds=config.clock_skew_seconds,
             )
+            checkpointer = Checkpointer(
+                log,
+                key,
+                every_records=config.log.checkpoint_every_records,
+                every_seconds=config.log.checkpoint_every_seconds,
+            )
+            checkpoints = asyncio.create_task(checkpointer.run(), name="checkpointer")
+            exits.push_async_callback(_final_checkpoint, checkpoints, checkpointer)
             if transport is None:
                 transport = InMemoryTransport(InMemoryNetwork(), key.did)
             system = ActorSystem(
@@ -112,17 +145,25 @@ class Node:
             )
             await system.start()
             exits.push_async_callback(system.close)
-            checkpointer = Checkpointer(
-                log,
-                key,
-                every_records=config.log.checkpoint_every_records,
-                every_seconds=config.log.checkpoint_every_seconds,
+            failed = asyncio.Event()
+
+            async def on_root_exit(actor_id: str, error: BaseException | None) -> None:
+                if error is not None:
+                    failed.set()
+
+            started_at = time.time()
+            root = Supervisor(
+                Strategy.ONE_FOR_ONE,
+                [
+                    Child(ChildSpec(NODE_ACTOR_ID), lambda: NodeActor(store, started_at)),
+                    Child(ChildSpec(USER_ACTOR_ID), UserAgent, key=user_key),
+                ],
+                intensity=Intensity(
+                    config.supervision.max_restarts, config.supervision.period_seconds
+                ),
             )
-            await checkpointer.start()
-            exits.push_async_callback(checkpointer.stop)
-            await system.spawn(NodeActor(store, started_at=time.time()), NODE_ACTOR_ID)
-            await system.spawn(UserAgent(), USER_ACTOR_ID, key=user_key)
-            node = cls(
+            await system.spawn(root, ROOT_SUPERVISOR_ID, on_exit=on_root_exit)
+            return cls(
                 layout=layout,
                 config=config,
                 key=key,
@@ -131,9 +172,9 @@ class Node:
                 store=store,
                 capabilities=capabilities,
                 system=system,
+                failed=failed,
                 exits=exits.pop_all(),
             )
-        return node
 
     async def close(self) -> None:
         await self._exits.aclose()
@@ -163,7 +204,9 @@ class Node:
     ) -> Any:
         return await self._user().invoke(to or self.node_handle, behavior, payload, timeout=timeout)
 
-    async def send_as_user(self, behavior: str, payload: Any = None, *, to: Handle | None = None) -> None:
+    async def send_as_user(
+        self, behavior: str, payload: Any = None, *, to: Handle | None = None
+    ) -> None:
         await self._user().send(to or self.node_handle, behavior, payload)
 
     async def broadcast_as_user(self, topic: str, behavior: str, payload: Any = None) -> None:

@@ -58,7 +58,11 @@ class NodeActor(Actor):
         return {
             "did": self.handle.did,
             "address": self.handle.node,
-            "handle": {"did": self.handle.did, "actor": self.handle.actor, "node": self.handle.node},
+            "handle": {
+                "did": self.handle.did,
+                "actor": self.handle.actor,
+                "node": self.handle.node,
+            },
         }
 
     @behavior("/dms/node/logger/config")
@@ -67,7 +71,9 @@ class NodeActor(Actor):
         current = await self._logger_config()
         changes = message.payload or {}
         if not isinstance(changes, dict):
-            raise BehaviorFailed("payload must be a mapping like {level: debug}", code="invalid-payload")
+            raise BehaviorFailed(
+                "payload must be a mapping like {level: debug}", code="invalid-payload"
+            )
         try:
             updated = msgspec.convert(
                 {**msgspec.to_builtins(current), **changes}, LoggerConfig, strict=False

@@ -8,10 +8,6 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from nunet.cli import cli
-from nunet.cli.commands import ALL
-
-for command in ALL:
-    cli.add_command(command)
 
 
 def run(home: Path, *args: str, passphrase: str | None = "pw") -> tuple[int, str]:

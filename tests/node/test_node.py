@@ -28,7 +28,8 @@ async def test_hello_status_and_self_answer(node: Node) -> None:
     status = await node.invoke_as_user("/public/status")
     assert status["did"] == node.did
     assert {"node", "user"} <= set(status["actors"])
-    assert status["log"]["head"] > 0
+    assert status["log"]["head"] >= 0
+    assert len(bytes.fromhex(status["log"]["hash"])) == 32
     me = await node.invoke_as_user("/dms/node/peers/self")
     assert me["did"] == node.did
     assert me["handle"] == {"did": node.did, "actor": "node", "node": node.system.address}
