@@ -41,13 +41,15 @@ def cli(ctx: click.Context, home: Path | None, passphrase_file: Path | None, out
     ctx.obj = CliContext(home or default_home(), passphrase_file, output)
 
 
-def _register() -> None:
-    from nunet.cli import commands
+def main() -> None:
+    cli(prog_name="nunet")
 
-    for command in commands.ALL:
+
+def _register() -> None:
+    from nunet.cli.commands import ALL
+
+    for command in ALL:
         cli.add_command(command)
 
 
-def main() -> None:
-    _register()
-    cli(prog_name="nunet")
+_register()

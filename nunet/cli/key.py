@@ -43,4 +43,6 @@ def key_did(ctx: CliContext, name: str) -> None:
 def key_export_public(ctx: CliContext, name: str) -> None:
     """Print the public half of key NAME (DID and raw public key); opens the key to prove it."""
     pair = ctx.keystore().load(name)
-    emit(ctx, {"name": name, "did": pair.did, "public_key": pair.public_key.hex(), "type": "Ed25519"})
+    emit(
+        ctx, {"name": name, "did": pair.did, "public_key": pair.public_key.hex(), "type": "Ed25519"}
+    )
