@@ -12,7 +12,15 @@ def best_rate(run: Callable[[], float], *, repeats: int = 3) -> float:
     return max(run() for _ in range(repeats))
 
 
-def report(name: str, value: float, unit: str, peer: str, peer_value: float, *, higher_is_better: bool = True) -> None:
+def report(
+    name: str,
+    value: float,
+    unit: str,
+    peer: str,
+    peer_value: float,
+    *,
+    higher_is_better: bool = True,
+) -> None:
     """Print the figure beside its peer, then the one JSON line `just bench` collects."""
     ratio = value / peer_value if higher_is_better else peer_value / value
     print(f"{name}: {value:,.1f} {unit}  vs  {peer}: {peer_value:,.1f} {unit}  (ratio {ratio:.2f})")

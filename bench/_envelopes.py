@@ -37,7 +37,11 @@ def json_seal(envelope: Envelope) -> bytes:
     body = json.dumps(
         {
             "sender": [envelope.sender.did, envelope.sender.actor, envelope.sender.node],
-            "recipient": [envelope.recipient.did, envelope.recipient.actor, envelope.recipient.node],
+            "recipient": [
+                envelope.recipient.did,
+                envelope.recipient.actor,
+                envelope.recipient.node,
+            ],
             "behavior": envelope.behavior,
             "payload": envelope.payload,
             "nonce": base64.b64encode(envelope.nonce).decode(),

@@ -15,13 +15,13 @@ from pathlib import Path
 import pykka
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import Stopwatch, report  # noqa: E402
+from _common import Stopwatch, report
 
-from nunet.actor import Actor, ActorSystem, EnvelopeGuard, Message, behavior  # noqa: E402
-from nunet.eventlog import open_sqlite_log  # noqa: E402
-from nunet.identity import KeyPair  # noqa: E402
-from nunet.network import InMemoryNetwork, InMemoryTransport  # noqa: E402
-from nunet.ucan import CapabilityContext, MemoryAnchorStore  # noqa: E402
+from nunet.actor import Actor, ActorSystem, EnvelopeGuard, Message, behavior
+from nunet.eventlog import open_sqlite_log
+from nunet.identity import KeyPair
+from nunet.network import InMemoryNetwork, InMemoryTransport
+from nunet.ucan import CapabilityContext, MemoryAnchorStore
 
 ROUNDS = 20_000
 
@@ -97,8 +97,12 @@ def main() -> None:
     bare = max(asyncio.run(asyncio_queue()) for _ in range(3))
     pykka_rate = max(pykka_ask() for _ in range(3))
     print(f"nunet invoke (envelopes logged): {ours:,.0f} round trips/s")
-    print(f"bare asyncio queue request/reply: {bare:,.0f} round trips/s  (ours = {ours / bare:.2f}x, target >= 0.4x)")
-    print(f"pykka ask: {pykka_rate:,.0f} round trips/s  (ours = {ours / pykka_rate:.2f}x, target >= 3x)")
+    print(
+        f"bare asyncio queue request/reply: {bare:,.0f} round trips/s  (ours = {ours / bare:.2f}x, target >= 0.4x)"
+    )
+    print(
+        f"pykka ask: {pykka_rate:,.0f} round trips/s  (ours = {ours / pykka_rate:.2f}x, target >= 3x)"
+    )
     report("actor_invoke_local", ours, "roundtrips/s", "pykka.ask", pykka_rate)
 
 

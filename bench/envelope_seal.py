@@ -6,10 +6,10 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import Stopwatch, report  # noqa: E402
-from _envelopes import SENDER, json_seal, sample  # noqa: E402
+from _common import Stopwatch, report
+from _envelopes import SENDER, json_seal, sample
 
-from nunet.actor import canonical_body, seal  # noqa: E402
+from nunet.actor import canonical_body, seal
 
 N = 20_000
 

@@ -6,10 +6,10 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import Stopwatch, report  # noqa: E402
-from _envelopes import SENDER, json_seal, json_unseal, sample  # noqa: E402
+from _common import Stopwatch, report
+from _envelopes import SENDER, json_seal, json_unseal, sample
 
-from nunet.actor import seal, unseal  # noqa: E402
+from nunet.actor import seal, unseal
 
 N = 10_000
 

@@ -1,7 +1,7 @@
 """Render the schemas of what crosses a boundary from the code that defines it.
 
-    python schemas/generate.py          # rewrite schemas/*.json
-    python schemas/generate.py --check  # exit 1 if a committed schema is out of date (the tests do this)
+python schemas/generate.py          # rewrite schemas/*.json
+python schemas/generate.py --check  # exit 1 if a committed schema is out of date (the tests do this)
 """
 
 from __future__ import annotations

@@ -34,7 +34,10 @@ def test_committed_schemas_match_the_code() -> None:
 def test_a_real_envelope_validates_and_a_broken_one_does_not() -> None:
     key = KeyPair.generate()
     envelope = Envelope.create(
-        Handle(key.did, "node", key.did), Handle(key.did, "node", key.did), "/public/status", {"a": 1}
+        Handle(key.did, "node", key.did),
+        Handle(key.did, "node", key.did),
+        "/public/status",
+        {"a": 1},
     )
     as_json = json.loads(msgspec.json.encode(envelope))
     jsonschema.validate(as_json, load("envelope.schema.json"))

@@ -133,7 +133,9 @@ class KeyStore:
         try:
             document = json.loads(path.read_text())
         except FileNotFoundError:
-            raise KeyNotFound(f"no key named {name!r} in {self._dir} (create it: nunet key new {name})") from None
+            raise KeyNotFound(
+                f"no key named {name!r} in {self._dir} (create it: nunet key new {name})"
+            ) from None
         except (OSError, ValueError) as exc:
             raise IdentityError(f"key file {path} cannot be read: {exc}") from None
         if not isinstance(document, dict) or document.get("format") != _FORMAT:

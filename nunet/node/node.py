@@ -30,7 +30,6 @@ from nunet.node.node_actor import NODE_ACTOR_ID, NodeActor
 from nunet.node.user_agent import USER_ACTOR_ID, UserAgent
 from nunet.ucan import CapabilityContext, FileAnchorStore, anchor_path
 
-
 ROOT_SUPERVISOR_ID = "root"
 
 

@@ -171,7 +171,9 @@ async def test_temporary_children_are_not_restarted(node: NodeUnderTest) -> None
 
 async def test_stopping_a_supervisor_stops_children_in_reverse_order(node: NodeUnderTest) -> None:
     journal: list[str] = []
-    await node.system.spawn(Supervisor(Strategy.ONE_FOR_ONE, workers(journal, "a", "b", "c")), "sup")
+    await node.system.spawn(
+        Supervisor(Strategy.ONE_FOR_ONE, workers(journal, "a", "b", "c")), "sup"
+    )
     await node.system.stop("sup")
     assert journal[3:] == ["stop c", "stop b", "stop a"]
     assert node.system.actor_ids() == []

@@ -53,7 +53,12 @@ async def test_invoke_send_and_broadcast(node: Node) -> None:
         ({"behavior": "no-slash"}, 400, "invalid-request", "behavior"),
         ({"behavior": "/public/status", "timeout": 0}, 400, "invalid-request", "timeout"),
         ({"behavior": "/public/status", "surprise": 1}, 400, "invalid-request", "surprise"),
-        ({"behavior": "/dms/node/logger/config", "payload": {"level": 3}}, 400, "invalid-payload", "level"),
+        (
+            {"behavior": "/dms/node/logger/config", "payload": {"level": 3}},
+            400,
+            "invalid-payload",
+            "level",
+        ),
         (
             {"behavior": "/public/status", "to": {"did": "x", "actor": "ghost", "node": "nowhere"}},
             502,
@@ -76,14 +81,18 @@ async def test_bad_requests_get_a_named_error(
 async def test_malformed_json_is_a_clear_400(node: Node) -> None:
     async with client(node) as http:
         reply = await http.post(
-            "/api/v1/actor/invoke", content=b"{not json", headers={"content-type": "application/json"}
+            "/api/v1/actor/invoke",
+            content=b"{not json",
+            headers={"content-type": "application/json"},
         )
     assert reply.status_code == 400
     assert reply.json()["error"]["code"] == "invalid-request"
 
 
 @pytest.mark.parametrize("peer", [("192.0.2.7", 40000), ("10.0.0.1", 1), ("2001:db8::1", 2)])
-async def test_non_local_clients_are_refused_before_any_route(node: Node, peer: tuple[str, int]) -> None:
+async def test_non_local_clients_are_refused_before_any_route(
+    node: Node, peer: tuple[str, int]
+) -> None:
     head_before = (await node.log.head())[0]
     async with client(node, peer) as http:
         reply = await http.post("/api/v1/actor/invoke", json={"behavior": "/public/status"})

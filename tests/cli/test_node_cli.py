@@ -57,7 +57,9 @@ def test_a_node_answers_the_cli_and_stops_cleanly(
     assert hello["node"] == node_did
     me = json.loads(nunet(env, "-o", "json", "actor", "cmd", "/dms/node/peers/self").stdout)
     assert me["did"] == node_did
-    level = nunet(env, "-o", "yaml", "actor", "cmd", "/dms/node/logger/config", "--arg", "level=debug")
+    level = nunet(
+        env, "-o", "yaml", "actor", "cmd", "/dms/node/logger/config", "--arg", "level=debug"
+    )
     assert "level: debug" in level.stdout
     table = nunet(env, "actor", "cmd", "/dms/node/peers/self").stdout
     assert table.splitlines()[0].split() == ["did", node_did]
