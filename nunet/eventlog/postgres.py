@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Collection, Sequence
 from typing import Any
 
 import asyncpg
+from msgspec.structs import astuple
 
 from nunet.eventlog.chain import ZERO_HASH, hash_matches, seal
 from nunet.eventlog.errors import CorruptLog, LogClosed, LogLocked, WriteFailed
@@ -165,30 +166,17 @@ class PostgresEventLog(EventLog):
                     events.append(encoded)  # type: ignore[arg-type]
             self._last_timestamp = max(time.time_ns(), self._last_timestamp)
             seq, digest = self._head
-            records = seal(events, seq, digest, self._last_timestamp)
             name = self.log_name
             try:
+                records = seal(events, seq, digest, self._last_timestamp)
                 async with self._conn.transaction():
                     await self._conn.copy_records_to_table(
                         TABLE,
-                        records=[
-                            (
-                                name,
-                                r.seq,
-                                r.timestamp,
-                                r.type,
-                                r.version,
-                                r.actor,
-                                r.payload,
-                                r.prev_hash,
-                                r.hash,
-                            )
-                            for r in records
-                        ],
+                        records=[(name, *astuple(r)) for r in records],
                         columns=_COLUMNS,
                     )
-            except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
-                error = WriteFailed(f"log {name!r}: batch of {len(records)} not written: {exc}")
+            except Exception as exc:  # nothing of the batch is in the log: say so to each
+                error = WriteFailed(f"log {name!r}: batch of {len(events)} not written: {exc}")
                 for _, future in batch:
                     if not future.done():
                         future.set_exception(error)

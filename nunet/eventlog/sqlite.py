@@ -179,14 +179,15 @@ class SQLiteEventLog(EventLog):
                     else:
                         events.append(encoded)  # type: ignore[arg-type]
                 now = time.time_ns()
-                last_ts = now if now > last_ts else last_ts
-                records = seal(events, head_seq, head_hash, last_ts)
+                stamp = now if now > last_ts else last_ts
                 try:
+                    records = seal(events, head_seq, head_hash, stamp)
                     sqlite_store.insert_batch(conn, records)
-                except sqlite3.Error as exc:
-                    error = WriteFailed(f"{self.path}: batch of {len(records)} not written: {exc}")
+                except Exception as exc:  # nothing of the batch is in the log: say so to each
+                    error = WriteFailed(f"{self.path}: batch of {len(events)} not written: {exc}")
                     call(_fail, batch, error)
                     continue
+                last_ts = stamp
                 head_seq, head_hash = records[-1].seq, records[-1].hash
                 self._head = (head_seq, head_hash)
                 call(self._deliver, batch, records)
