@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection
+from collections.abc import AsyncGenerator, Awaitable, Callable, Collection
 
 from nunet.eventlog.event import EventRecord
 from nunet.eventlog.feed import LiveFeed
@@ -20,7 +20,7 @@ async def read_pages(
     to_seq: int | None,
     types: Collection[str] | None,
     page_size: int = PAGE_SIZE,
-) -> AsyncIterator[EventRecord]:
+) -> AsyncGenerator[EventRecord, None]:
     next_seq = max(from_seq, 1)
     while to_seq is None or next_seq <= to_seq:
         page = await read_page(next_seq, to_seq, types, page_size)
@@ -36,7 +36,7 @@ async def tail_records(
     feed: LiveFeed | None,
     from_seq: int,
     poll_interval: float,
-) -> AsyncIterator[EventRecord]:
+) -> AsyncGenerator[EventRecord, None]:
     """History from `from_seq`, then live records.
 
     With a feed, the tail subscribes *before* reading history, so a record is either in the

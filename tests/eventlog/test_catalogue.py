@@ -67,7 +67,12 @@ def test_old_versions_are_upcast_step_by_step_to_the_current_class() -> None:
 
 
 def test_a_v1_checkpoint_upcasts_to_v2_with_signed_at_unknown() -> None:
-    fields = {"seq": 3, "head_hash": b"\x07" * 32, "signer": "did:key:zX", "signature": b"s"}
+    fields: dict[str, Any] = {
+        "seq": 3,
+        "head_hash": b"\x07" * 32,
+        "signer": "did:key:zX",
+        "signature": b"s",
+    }
     decoded = full_catalogue().decode(record_of("log.checkpoint", 1, fields))
     assert decoded == LogCheckpoint(**fields, signed_at=0)
 

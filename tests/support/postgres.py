@@ -73,9 +73,7 @@ def running_postgres() -> Iterator[str]:
     data = root / "data"
     if uid is not None and gid is not None:
         os.chown(root, uid, gid)
-    as_user: dict[str, object] = (
-        {} if uid is None else {"user": uid, "group": gid, "extra_groups": []}
-    )
+    extra_groups: list[int] | None = None if uid is None else []  # drop root's groups too
     env = {**os.environ, "LC_ALL": "C", "TZ": "UTC"}
     port = _free_port()
     server: subprocess.Popen[str] | None = None
@@ -98,7 +96,9 @@ def running_postgres() -> Iterator[str]:
             check=True,
             capture_output=True,
             text=True,
-            **as_user,  # type: ignore[arg-type]
+            user=uid,
+            group=gid,
+            extra_groups=extra_groups,
         )
         server = subprocess.Popen(
             [
@@ -123,7 +123,9 @@ def running_postgres() -> Iterator[str]:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,
-            **as_user,  # type: ignore[arg-type]
+            user=uid,
+            group=gid,
+            extra_groups=extra_groups,
         )
         _wait_until_ready(server)
         yield f"postgresql://nunet@127.0.0.1:{port}/postgres"
