@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from nunet.actor import events as actor_events
 from nunet.eventlog import events as eventlog_events
 from nunet.eventlog.catalogue import Catalogue
 from nunet.eventlog.projection import Projection
@@ -18,6 +19,7 @@ def full_catalogue() -> Catalogue:
     """The catalogue of every event type in nunet."""
     return Catalogue(
         *eventlog_events.EVENTS,
+        *actor_events.EVENTS,
         upcasters=(*eventlog_events.UPCASTERS,),
     )
 

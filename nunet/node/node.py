@@ -22,7 +22,15 @@ from nunet.actor import (
 )
 from nunet.actor.ratelimit import RateLimits
 from nunet.db import DocumentStore, SQLiteDocumentStore
-from nunet.eventlog import Checkpointer, EventLog, EventLogError, open_sqlite_log
+from nunet.catalogue import known_projections
+from nunet.eventlog import (
+    Checkpointer,
+    EventLog,
+    EventLogError,
+    ProjectionRunner,
+    SQLiteProjectionStore,
+    open_sqlite_log,
+)
 from nunet.identity import KeyPair, KeyStore
 from nunet.network import InMemoryNetwork, InMemoryTransport, Transport
 from nunet.node.config import NodeConfig
@@ -31,6 +39,11 @@ from nunet.node.user_agent import USER_ACTOR_ID, UserAgent
 from nunet.ucan import CapabilityContext, FileAnchorStore, anchor_path
 
 ROOT_SUPERVISOR_ID = "root"
+
+
+async def _stop_task(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    await asyncio.wait({task})
 
 
 async def _final_checkpoint(task: asyncio.Task[None], checkpointer: Checkpointer) -> None:
@@ -49,6 +62,7 @@ class NodeLayout:
         self.keys = home / "keys"
         self.cap = home / "cap"
         self.log = home / "log" / "events.db"
+        self.projections = home / "log" / "projections.db"
         self.store = home / "store.db"
         self.config = home / "config.yaml"
         self.api_info = home / "api.json"
@@ -102,6 +116,14 @@ class Node:
             exits.push_async_callback(log.close)
             store = await SQLiteDocumentStore.open(layout.store)
             exits.push_async_callback(store.close)
+            projections = await SQLiteProjectionStore.open(layout.projections)
+            exits.push_async_callback(projections.close)
+            for make in known_projections().values():
+                runner = ProjectionRunner(log, make(), projections)
+                task = asyncio.create_task(
+                    runner.run(), name=f"projection:{runner.projection.name}"
+                )
+                exits.push_async_callback(_stop_task, task)
             anchors_file = anchor_path(home, config.node_key)
             anchors = (
                 FileAnchorStore(anchors_file)

@@ -80,6 +80,10 @@ def test_a_node_answers_the_cli_and_stops_cleanly(
     assert not (home / "api.sock").exists()
     verified = nunet(env, "events", "verify")
     assert verified.returncode == 0
+    # the node kept its statistics projection live; a replay from zero agrees with it
+    replayed = json.loads(nunet(env, "-o", "json", "events", "replay").stdout)
+    assert replayed["stored"]["agrees"] is True
+    assert replayed["stored"]["position"] > 0
 
 
 def test_cli_without_a_node_says_how_to_start_one(env: dict[str, str]) -> None:
