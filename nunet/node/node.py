@@ -21,8 +21,8 @@ from nunet.actor import (
     Supervisor,
 )
 from nunet.actor.ratelimit import RateLimits
-from nunet.db import DocumentStore, SQLiteDocumentStore
 from nunet.catalogue import known_projections
+from nunet.db import DocumentStore, SQLiteDocumentStore
 from nunet.eventlog import (
     Checkpointer,
     EventLog,
