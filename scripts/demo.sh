@@ -40,13 +40,19 @@ nunet actor cmd /dms/node/peers/self
 step "nunet actor cmd /dms/node/logger/config --arg level=debug"
 nunet actor cmd /dms/node/logger/config --arg level=debug
 
-step "a stranger's key is refused (capability check), and the refusal is logged"
-nunet key new stranger
-if nunet actor cmd /dms/node/peers/self --as stranger; then
-    echo "demo: the stranger was let in" >&2; exit 1
+step "a behavior nobody offers is refused with a clear error (and the refusal is logged)"
+if nunet actor cmd /dms/no/such/behavior; then
+    echo "demo: an unknown behavior answered" >&2; exit 1
 fi
 
-step "nunet events tail (the node's log)"
+step "grant a capability token to another identity (UCAN-style, delegation only narrows)"
+nunet key new integrator >/dev/null
+nunet cap new integrator >/dev/null
+nunet cap grant --context dms --cap /dms/node/peers --audience "$(nunet key did integrator)" --expiry 1h \
+    | cut -c1-72
+nunet cap list --context dms
+
+step "nunet events tail (the node's log, last records)"
 nunet events tail --from 1 | tail -n 12
 
 step "stop the node (SIGTERM) and verify its log"

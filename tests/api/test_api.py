@@ -8,8 +8,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from nunet.actor.events import EnvelopeDelivered
 from nunet.api import create_app, is_local_client
 from nunet.node import Node
+from tests.support.actors import events_of, wait_for_event
 from tests.support.homes import PASSPHRASE, make_home
 
 
@@ -93,12 +95,17 @@ async def test_malformed_json_is_a_clear_400(node: Node) -> None:
 async def test_non_local_clients_are_refused_before_any_route(
     node: Node, peer: tuple[str, int]
 ) -> None:
-    head_before = (await node.log.head())[0]
     async with client(node, peer) as http:
         reply = await http.post("/api/v1/actor/invoke", json={"behavior": "/public/status"})
     assert reply.status_code == 403
     assert peer[0] in reply.json()["error"]["message"]
-    assert (await node.log.head())[0] == head_before  # nothing reached the node
+    # Nothing reached the node: once a later marker call is logged, no /public/status was.
+    await node.invoke_as_user("/public/hello")
+    await wait_for_event(
+        node.log, EnvelopeDelivered, lambda e: e.envelope.behavior == "/public/hello"
+    )
+    delivered = await events_of(node.log, EnvelopeDelivered)
+    assert [e for e in delivered if e.envelope.behavior == "/public/status"] == []
 
 
 def test_local_client_rule() -> None:
