@@ -53,7 +53,7 @@ nunet cap grant --context dms --cap /dms/node/peers --audience "$(nunet key did 
 nunet cap list --context dms
 
 step "nunet events tail (the node's log, last records)"
-nunet events tail --from 1 | tail -n 12
+nunet events tail --from 1 | tail -n 12 | cut -c1-220
 
 step "stop the node (SIGTERM) and verify its log"
 kill -TERM "$node_pid"; wait "$node_pid"; node_pid=
