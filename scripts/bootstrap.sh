@@ -5,6 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 DEBIAN_PACKAGES=(postgresql)
+PYTHON=${PYTHON:-python3}
+# Debian's own python3 ships venv/ensurepip separately.
+"$PYTHON" -c 'import ensurepip, venv' 2>/dev/null || DEBIAN_PACKAGES+=(python3-venv)
 
 missing=()
 for pkg in "${DEBIAN_PACKAGES[@]}"; do
@@ -18,7 +21,6 @@ if ((${#missing[@]})); then
 fi
 # Debian's postgresql package starts a cluster of its own; the tests start their own servers.
 
-PYTHON=${PYTHON:-python3}
 if [[ ! -x .venv/bin/python ]]; then
     "$PYTHON" -m venv .venv
 fi
