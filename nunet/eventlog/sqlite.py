@@ -1,9 +1,11 @@
-"""The embedded event log: one SQLite file in WAL mode, written by one thread with group commit.
+"""The embedded event log: one SQLite file in WAL mode, written by a writer process.
 
-Callers on the event loop encode their event and put it on a queue; the writer thread takes
-everything queued, seals it into the chain, inserts it in one transaction (one fsync), and
-resolves the whole batch's futures with a single loop.call_soon_threadsafe. While it waits on
-the fsync (GIL released) the loop keeps queueing, so the next batch grows with the load.
+The event loop encodes each event, seals everything queued into the chain in one batch and
+sends it to the log's writer process (sqlite_writer) through a pipe; the writer inserts the
+batch in one transaction (one fsync) and answers with the highest committed seq. Only then
+are the batch's futures resolved and its records published to live tails. One batch is in
+flight at a time; while the writer waits on the fsync the loop keeps queueing, so the next
+batch grows with the load (group commit), and none of the writing holds this process's GIL.
 """
 
 from __future__ import annotations
@@ -11,9 +13,7 @@ from __future__ import annotations
 import asyncio
 import fcntl
 import os
-import queue
 import sqlite3
-import threading
 import time
 from collections.abc import AsyncIterator, Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -27,10 +27,14 @@ from nunet.eventlog.event import EncodedEvent, Event, EventEncoder, EventRecord
 from nunet.eventlog.feed import LiveFeed
 from nunet.eventlog.log import EventLog
 from nunet.eventlog.reading import read_pages, tail_records
+from nunet.eventlog.sqlite_channel import WriterChannel
+from nunet.eventlog.sqlite_writer import Committed, Failed
 
 # A queued submission: one encoded event, or a list of them (append_many), with its future.
 _Submission = tuple[EncodedEvent | list[EncodedEvent], "asyncio.Future[Any]"]
-_STOP = object()
+# The batch the writer is committing: its submissions and their sealed records.
+_Batch = tuple[list[_Submission], list[EventRecord]]
+_PART = 128  # records per frame of a large batch
 
 
 async def open_sqlite_log(
@@ -60,13 +64,18 @@ class SQLiteEventLog(EventLog):
         self._loop = asyncio.get_running_loop()
         self._encoder = EventEncoder()
         self._feed = LiveFeed()
-        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._reader = ThreadPoolExecutor(1, thread_name_prefix=f"eventlog-read:{path.name}")
         self._read_conn: sqlite3.Connection | None = None
-        self._writer: threading.Thread | None = None
-        self._writer_done: asyncio.Future[None] = self._loop.create_future()
+        self._writer: WriterChannel | None = None
         self._lock_fd: int | None = None
-        self._head: tuple[int, bytes] = (0, ZERO_HASH)
+        self._head: tuple[int, bytes] = (0, ZERO_HASH)  # the last committed record
+        self._last_timestamp = 0
+        self._queued: list[_Submission] = []
+        self._in_flight: _Batch | None = None
+        self._busy = False  # a send is scheduled, a batch is in flight, or its fate is sought
+        self._idle_waiters: list[asyncio.Future[None]] = []
+        self._writer_lost: WriteFailed | None = None
+        self._settling: asyncio.Task[None] | None = None
         self._closing = False
         self._closed = False
 
@@ -75,22 +84,26 @@ class SQLiteEventLog(EventLog):
     async def _start(self) -> None:
         if not self.read_only:
             self._lock_fd = _lock_exclusively(self.path)
-            started: asyncio.Future[None] = self._loop.create_future()
-            self._writer = threading.Thread(
-                target=self._write_loop,
-                args=(started,),
-                name=f"eventlog-write:{self.path.name}",
-                daemon=True,
+            self._writer = await WriterChannel.start(
+                self.path,
+                keep_fd=self._lock_fd,
+                on_answer=self._on_answer,
+                on_exit=self._on_writer_exit,
             )
-            self._writer.start()
-            await started
         self._read_conn = await self._on_reader(sqlite_store.connect_reader, self.path)
+        if not self.read_only:
+            seq, last_hash, timestamp = await self._on_reader(
+                sqlite_store.load_head, self._read_conn, self.path
+            )
+            self._head = (seq, last_hash)
+            self._last_timestamp = timestamp
 
     async def close(self) -> None:
         if self._closed:
             return
         self._closing = True
         self._closed = True
+        await self._until_idle()  # every queued append is committed (or has failed)
         self._feed.close()
         # The reader goes first so that the writer's connection is the last one: closing it
         # checkpoints the WAL into the database file and removes the WAL.
@@ -98,11 +111,10 @@ class SQLiteEventLog(EventLog):
             conn, self._read_conn = self._read_conn, None
             await self._loop.run_in_executor(self._reader, conn.close)
         self._reader.shutdown(wait=False)
-        if self._writer is not None and self._writer.is_alive():
-            self._queue.put(_STOP)
-            await asyncio.shield(self._writer_done)
+        if self._writer is not None:
+            await self._writer.stop()
         if self._lock_fd is not None:
-            os.close(self._lock_fd)  # closing the descriptor releases the flock
+            os.close(self._lock_fd)  # with the writer gone, this releases the flock
             self._lock_fd = None
 
     # -- appending ---------------------------------------------------------------------------
@@ -111,7 +123,7 @@ class SQLiteEventLog(EventLog):
         self._check_writable()
         encoded = self._encoder.encode(event, actor)
         future: asyncio.Future[EventRecord] = self._loop.create_future()
-        self._queue.put((encoded, future))
+        self._enqueue((encoded, future))
         return future
 
     async def append(self, event: Event, *, actor: str = "") -> EventRecord:
@@ -124,7 +136,7 @@ class SQLiteEventLog(EventLog):
         encode = self._encoder.encode
         batch = [encode(event, actor) for event in events]
         future: asyncio.Future[list[EventRecord]] = self._loop.create_future()
-        self._queue.put((batch, future))
+        self._enqueue((batch, future))
         return await future
 
     async def head(self) -> tuple[int, bytes]:
@@ -139,64 +151,88 @@ class SQLiteEventLog(EventLog):
             raise LogIsReadOnly(f"{self.path} is open read-only")
         if self._closing:
             raise LogClosed(f"{self.path} is closed")
+        if self._writer_lost is not None:
+            raise self._writer_lost
 
     def _check_open(self) -> None:
         if self._closed:
             raise LogClosed(f"{self.path} is closed")
 
-    # -- the writer thread -------------------------------------------------------------------
+    # -- group commit through the writer process ---------------------------------------------
 
-    def _write_loop(self, started: asyncio.Future[None]) -> None:
-        call = self._loop.call_soon_threadsafe
-        try:
-            conn = sqlite_store.connect_writer(self.path)
-            head_seq, head_hash, last_ts = sqlite_store.load_head(conn, self.path)
-        except BaseException as exc:
-            call(_settle, started, exc)
-            call(_settle, self._writer_done, None)
+    def _enqueue(self, submission: _Submission) -> None:
+        self._queued.append(submission)
+        if not self._busy:  # else the answer to the batch in flight sends what is queued
+            self._busy = True
+            self._loop.call_soon(self._send_queued)  # not now: appends of this turn join in
+
+    def _send_queued(self) -> None:
+        """Seal everything queued after the committed head and send it as one batch."""
+        batch, self._queued = self._queued, []
+        if not batch or self._writer_lost is not None or self._writer is None:
+            self._set_idle()
             return
-        self._head = (head_seq, head_hash)
-        call(_settle, started, None)
-        get, get_nowait = self._queue.get, self._queue.get_nowait
+        events: list[EncodedEvent] = []
+        for encoded, _ in batch:
+            if type(encoded) is list:
+                events.extend(encoded)
+            else:
+                events.append(encoded)  # type: ignore[arg-type]
+        now = time.time_ns()
+        stamp = now if now > self._last_timestamp else self._last_timestamp
+        head_seq, head_hash = self._head
         try:
-            stop = False
-            while not stop:
-                batch: list[_Submission] = [get()]
-                try:
-                    while True:
-                        batch.append(get_nowait())
-                except queue.Empty:
-                    pass
-                if batch[-1] is _STOP:  # nothing is queued after _STOP: close() set _closing
-                    batch.pop()
-                    stop = True
-                if not batch:
-                    continue
-                events: list[EncodedEvent] = []
-                for encoded, _ in batch:
-                    if type(encoded) is list:
-                        events.extend(encoded)
-                    else:
-                        events.append(encoded)  # type: ignore[arg-type]
-                now = time.time_ns()
-                stamp = now if now > last_ts else last_ts
-                try:
-                    records = seal(events, head_seq, head_hash, stamp)
-                    sqlite_store.insert_batch(conn, records)
-                except Exception as exc:  # nothing of the batch is in the log: say so to each
-                    error = WriteFailed(f"{self.path}: batch of {len(events)} not written: {exc}")
-                    call(_fail, batch, error)
-                    continue
-                last_ts = stamp
-                head_seq, head_hash = records[-1].seq, records[-1].hash
-                self._head = (head_seq, head_hash)
-                call(self._deliver, batch, records)
-        finally:
-            conn.close()
-            call(_settle, self._writer_done, None)
+            records = self._seal_and_send(events, head_seq, head_hash, stamp)
+        except Exception as exc:  # the batch cannot be sealed: say so to each
+            _fail(batch, WriteFailed(f"{self.path}: batch of {len(events)} not written: {exc}"))
+            self._send_next()
+            return
+        self._in_flight = (batch, records)
+
+    def _seal_and_send(
+        self, events: list[EncodedEvent], head_seq: int, head_hash: bytes, stamp: int
+    ) -> list[EventRecord]:
+        """Seal and send a batch part by part, so the writer inserts while the loop seals."""
+        assert self._writer is not None
+        total = len(events)
+        if total <= _PART:
+            records = seal(events, head_seq, head_hash, stamp)
+            self._writer.send(records, ends_batch=True)
+            return records
+        records = []
+        for start in range(0, total, _PART):
+            part = seal(events[start : start + _PART], head_seq, head_hash, stamp)
+            self._writer.send(part, ends_batch=start + _PART >= total)
+            head_seq, head_hash = part[-1].seq, part[-1].hash
+            records += part
+        return records
+
+    def _on_answer(self, answer: Committed | Failed) -> None:
+        """The writer's answer for the batch in flight (answers come in order, one per batch)."""
+        if self._in_flight is None:
+            return
+        batch, records = self._in_flight
+        self._in_flight = None
+        if isinstance(answer, Committed) and answer.last_seq == records[-1].seq:
+            last = records[-1]
+            self._head = (last.seq, last.hash)
+            self._last_timestamp = last.timestamp
+            self._send_next()  # first, so the writer starts on it while the loop resolves these
+            self._deliver(batch, records)
+            return
+        reason = answer.message if isinstance(answer, Failed) else f"answer {answer!r}"
+        # The head stays at the last committed record: the next batch is sealed after it.
+        _fail(batch, WriteFailed(f"{self.path}: batch of {len(records)} not written: {reason}"))
+        self._send_next()
+
+    def _send_next(self) -> None:
+        if self._queued:
+            self._send_queued()
+        else:
+            self._set_idle()
 
     def _deliver(self, batch: list[_Submission], records: list[EventRecord]) -> None:
-        """On the loop: resolve each submission's future, then feed the live tails."""
+        """Resolve each submission's future with its records, then feed the live tails."""
         i = 0
         for encoded, future in batch:
             if type(encoded) is list:
@@ -209,6 +245,53 @@ class SQLiteEventLog(EventLog):
             if not future.done():
                 future.set_result(result)
         self._feed.publish(records)
+
+    def _on_writer_exit(self, cause: str) -> None:
+        """The writer process is gone: fail what is queued, and find out what was in flight."""
+        self._writer_lost = WriteFailed(
+            f"{self.path}: the writer process {cause}; "
+            "appends fail until the log is closed and reopened"
+        )
+        queued, self._queued = self._queued, []
+        _fail(queued, self._writer_lost)
+        if self._in_flight is None:
+            self._set_idle()
+            return
+        batch, records = self._in_flight
+        self._in_flight = None
+        self._settling = self._loop.create_task(self._settle_after_writer_exit(batch, records))
+
+    async def _settle_after_writer_exit(
+        self, batch: list[_Submission], records: list[EventRecord]
+    ) -> None:
+        """Whether the writer committed the batch before it died: the store says."""
+        last: EventRecord | None = None
+        try:
+            if self._read_conn is not None:
+                last = await self._on_reader(sqlite_store.read_last, self._read_conn)
+        except Exception:  # unreadable: treat as not written
+            last = None
+        mine = records[-1]
+        if last is not None and last.seq == mine.seq and last.hash == mine.hash:
+            self._head = (mine.seq, mine.hash)
+            self._deliver(batch, records)
+        else:
+            assert self._writer_lost is not None
+            _fail(batch, self._writer_lost)
+        self._set_idle()
+
+    def _set_idle(self) -> None:
+        self._busy = False
+        waiters, self._idle_waiters = self._idle_waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+
+    async def _until_idle(self) -> None:
+        while self._busy:
+            waiter: asyncio.Future[None] = self._loop.create_future()
+            self._idle_waiters.append(waiter)
+            await asyncio.shield(waiter)
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -241,15 +324,6 @@ class SQLiteEventLog(EventLog):
     def tail(self, from_seq: int = 1) -> AsyncIterator[EventRecord]:
         feed = None if self.read_only else self._feed
         return tail_records(self._read_page, feed, from_seq, self._poll_interval)
-
-
-def _settle(future: asyncio.Future[Any], outcome: Any) -> None:
-    if future.done():
-        return
-    if isinstance(outcome, BaseException):
-        future.set_exception(outcome)
-    else:
-        future.set_result(outcome)
 
 
 def _fail(batch: list[_Submission], error: Exception) -> None:

@@ -1,73 +1,32 @@
-"""Blocking SQLite access for the embedded log: connection, schema, head, pages, inserts.
+"""Blocking SQLite access for the embedded log's reading side: connection, head, pages.
 
-Each function runs on the thread that owns the connection (the writer or the reader thread).
+Each function runs on the log's reader thread. Writing (schema, inserts) is sqlite_writer's.
 """
 
 from __future__ import annotations
 
-import functools
 import sqlite3
-from collections.abc import Collection, Sequence
-from itertools import chain
+from collections.abc import Collection
 from pathlib import Path
-
-import msgspec
 
 from nunet.eventlog.chain import ZERO_HASH, hash_matches
 from nunet.eventlog.errors import CorruptLog, LogNotFound
 from nunet.eventlog.event import EventRecord
+from nunet.eventlog.sqlite_writer import COLUMNS, FORMAT, StoreRefused, open_store
 
-astuple = msgspec.structs.astuple
-_flatten = chain.from_iterable
-
-FORMAT = "1"
-COLUMNS = "seq, timestamp, type, version, actor, payload, prev_hash, hash"
 INSERT = f"INSERT INTO events ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
-
-# seq is the rowid, so appends go to the right edge of one B-tree and reads by seq are a
-# range scan. No other index: the hot path pays for nothing it does not need.
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS events (
-    seq INTEGER PRIMARY KEY,
-    timestamp INTEGER NOT NULL,
-    type TEXT NOT NULL,
-    version INTEGER NOT NULL,
-    actor TEXT NOT NULL,
-    payload BLOB NOT NULL,
-    prev_hash BLOB NOT NULL,
-    hash BLOB NOT NULL
-);
-CREATE TRIGGER IF NOT EXISTS events_are_not_updated BEFORE UPDATE ON events
-BEGIN SELECT RAISE(ABORT, 'the event log is append-only'); END;
-CREATE TRIGGER IF NOT EXISTS events_are_not_deleted BEFORE DELETE ON events
-BEGIN SELECT RAISE(ABORT, 'the event log is append-only'); END;
-CREATE TABLE IF NOT EXISTS log_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-INSERT OR IGNORE INTO log_meta (key, value) VALUES ('format', '1');
-"""
 
 
 def connect_writer(path: Path) -> sqlite3.Connection:
-    """A read-write connection in WAL mode with synchronous=FULL, schema in place.
+    """A read-write connection in this process (WAL, synchronous=FULL, schema in place).
 
-    synchronous=FULL makes every COMMIT fsync the WAL, so a committed batch survives power
-    loss, not just a process crash; group commit pays that fsync once per batch.
+    The log itself writes through its writer process (sqlite_writer); this is the same
+    opening, for tools and tests that build a store directly.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     try:
-        mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-        if mode != "wal":
-            raise CorruptLog(f"{path}: could not switch to WAL mode (got {mode!r})")
-        conn.execute("PRAGMA synchronous=FULL")
-        conn.executescript(_SCHEMA)
-        _check_format(conn, path)
-    except sqlite3.DatabaseError as exc:
-        conn.close()
-        raise CorruptLog(f"{path} is not a readable event log: {exc}") from None
-    except BaseException:
-        conn.close()
-        raise
-    return conn
+        return open_store(path)
+    except StoreRefused as exc:
+        raise CorruptLog(str(exc)) from None
 
 
 def connect_reader(path: Path) -> sqlite3.Connection:
@@ -136,45 +95,6 @@ def read_page(
     sql += " ORDER BY seq LIMIT ?"
     params.append(limit)
     return [EventRecord(*row) for row in conn.execute(sql, params)]
-
-
-def insert_batch(conn: sqlite3.Connection, records: Sequence[EventRecord]) -> None:
-    """Insert records in one transaction; on any error nothing is inserted.
-
-    Rows go in as multi-row INSERTs of up to _CHUNK rows: one sqlite3_step per statement
-    instead of one per row, which is faster and, because the sqlite3 module releases the GIL
-    around each step, avoids a GIL hand-off per row while the event loop thread is busy.
-    """
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        start = 0
-        total = len(records)
-        while start < total:
-            size = _chunk_size(total - start)
-            chunk = records[start : start + size]
-            conn.execute(_insert_rows(size), list(_flatten(map(astuple, chunk))))
-            start += size
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-
-
-_CHUNK = 512  # rows per statement: 4096 parameters, well under SQLite's 32766
-
-
-def _chunk_size(remaining: int) -> int:
-    """_CHUNK, else the largest power of two that fits: few statement shapes to cache."""
-    if remaining >= _CHUNK:
-        return _CHUNK
-    return 1 << (remaining.bit_length() - 1)
-
-
-@functools.cache
-def _insert_rows(rows: int) -> str:
-    return f"INSERT INTO events ({COLUMNS}) VALUES " + ", ".join(
-        ["(?, ?, ?, ?, ?, ?, ?, ?)"] * rows
-    )
 
 
 def read_last(conn: sqlite3.Connection) -> EventRecord | None:
