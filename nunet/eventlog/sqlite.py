@@ -32,9 +32,21 @@ from nunet.eventlog.sqlite_writer import Committed, Failed
 
 # A queued submission: one encoded event, or a list of them (append_many), with its future.
 _Submission = tuple[EncodedEvent | list[EncodedEvent], "asyncio.Future[Any]"]
-# The batch the writer is committing: its submissions and their sealed records.
-_Batch = tuple[list[_Submission], list[EventRecord]]
-_PART = 128  # records per frame of a large batch
+_PART = 128  # records per frame: the writer inserts a part while the loop seals the next
+
+
+class _Batch:
+    """The batch with the writer: its submissions and records so far, chained after the head."""
+
+    __slots__ = ("failure", "hash", "records", "seq", "stamp", "submissions")
+
+    def __init__(self, seq: int, last_hash: bytes, stamp: int) -> None:
+        self.seq = seq  # the last record sealed so far (at first, the committed head)
+        self.hash = last_hash
+        self.stamp = stamp  # one timestamp per batch
+        self.submissions: list[_Submission] = []
+        self.records: list[EventRecord] = []
+        self.failure: str | None = None
 
 
 async def open_sqlite_log(
@@ -71,8 +83,10 @@ class SQLiteEventLog(EventLog):
         self._head: tuple[int, bytes] = (0, ZERO_HASH)  # the last committed record
         self._last_timestamp = 0
         self._queued: list[_Submission] = []
+        self._queued_events = 0
+        self._open: _Batch | None = None
         self._in_flight: _Batch | None = None
-        self._busy = False  # a send is scheduled, a batch is in flight, or its fate is sought
+        self._end_scheduled = False
         self._idle_waiters: list[asyncio.Future[None]] = []
         self._writer_lost: WriteFailed | None = None
         self._settling: asyncio.Task[None] | None = None
@@ -123,7 +137,7 @@ class SQLiteEventLog(EventLog):
         self._check_writable()
         encoded = self._encoder.encode(event, actor)
         future: asyncio.Future[EventRecord] = self._loop.create_future()
-        self._enqueue((encoded, future))
+        self._enqueue((encoded, future), 1)
         return future
 
     async def append(self, event: Event, *, actor: str = "") -> EventRecord:
@@ -136,7 +150,7 @@ class SQLiteEventLog(EventLog):
         encode = self._encoder.encode
         batch = [encode(event, actor) for event in events]
         future: asyncio.Future[list[EventRecord]] = self._loop.create_future()
-        self._enqueue((batch, future))
+        self._enqueue((batch, future), len(batch))
         return await future
 
     async def head(self) -> tuple[int, bytes]:
@@ -159,82 +173,117 @@ class SQLiteEventLog(EventLog):
             raise LogClosed(f"{self.path} is closed")
 
     # -- group commit through the writer process ---------------------------------------------
+    #
+    # At most one batch is with the writer: `_open` while its parts are being sent (the writer
+    # inserts them as they come), then `_in_flight` once its last part is sent, until the
+    # writer answers. Appends made meanwhile queue up and become the next batch, which is
+    # sealed after the committed head; a failed batch therefore never needs re-sealing.
 
-    def _enqueue(self, submission: _Submission) -> None:
+    def _enqueue(self, submission: _Submission, count: int) -> None:
         self._queued.append(submission)
-        if not self._busy:  # else the answer to the batch in flight sends what is queued
-            self._busy = True
-            self._loop.call_soon(self._send_queued)  # not now: appends of this turn join in
+        self._queued_events += count
+        if self._in_flight is not None:
+            return  # the writer's answer starts the next batch
+        if not self._end_scheduled:
+            self._end_scheduled = True
+            self._loop.call_soon(self._end_batch)  # not now: appends of this turn join in
+        elif self._queued_events >= _PART:
+            self._send_queued(ends_batch=False)  # the writer starts while the batch grows
 
-    def _send_queued(self) -> None:
-        """Seal everything queued after the committed head and send it as one batch."""
-        batch, self._queued = self._queued, []
-        if not batch or self._writer_lost is not None or self._writer is None:
-            self._set_idle()
-            return
+    def _end_batch(self) -> None:
+        self._end_scheduled = False
+        if self._in_flight is None and (self._queued or self._open is not None):
+            self._send_queued(ends_batch=True)
+        self._wake_if_idle()
+
+    def _send_queued(self, *, ends_batch: bool) -> None:
+        """Seal what is queued into the open batch and send it; maybe end the batch."""
+        writer = self._writer
+        assert writer is not None
+        batch = self._open
+        if batch is None:
+            now = time.time_ns()
+            stamp = now if now > self._last_timestamp else self._last_timestamp
+            batch = self._open = _Batch(*self._head, stamp)
+        submissions, self._queued = self._queued, []
+        self._queued_events = 0
+        batch.submissions += submissions
+        sent = False
+        if submissions and batch.failure is None:
+            try:
+                sent = self._seal_and_send(batch, submissions, ends_batch)
+            except Exception as exc:  # e.g. an actor name that is not valid UTF-8
+                batch.failure = f"it could not be sealed: {exc}"
+        if batch.failure is not None:
+            writer.send([], ends_batch=True, abort=True)  # the writer rolls the batch back
+        elif ends_batch and not sent:
+            writer.send([], ends_batch=True)
+        if ends_batch or batch.failure is not None:
+            self._open = None
+            self._in_flight = batch
+
+    def _seal_and_send(
+        self, batch: _Batch, submissions: list[_Submission], ends_batch: bool
+    ) -> bool:
+        """Seal events after the batch's last record and send them in parts of _PART."""
+        assert self._writer is not None
         events: list[EncodedEvent] = []
-        for encoded, _ in batch:
+        for encoded, _ in submissions:
             if type(encoded) is list:
                 events.extend(encoded)
             else:
                 events.append(encoded)  # type: ignore[arg-type]
-        now = time.time_ns()
-        stamp = now if now > self._last_timestamp else self._last_timestamp
-        head_seq, head_hash = self._head
-        try:
-            records = self._seal_and_send(events, head_seq, head_hash, stamp)
-        except Exception as exc:  # the batch cannot be sealed: say so to each
-            _fail(batch, WriteFailed(f"{self.path}: batch of {len(events)} not written: {exc}"))
-            self._send_next()
-            return
-        self._in_flight = (batch, records)
-
-    def _seal_and_send(
-        self, events: list[EncodedEvent], head_seq: int, head_hash: bytes, stamp: int
-    ) -> list[EventRecord]:
-        """Seal and send a batch part by part, so the writer inserts while the loop seals."""
-        assert self._writer is not None
         total = len(events)
-        if total <= _PART:
-            records = seal(events, head_seq, head_hash, stamp)
-            self._writer.send(records, ends_batch=True)
-            return records
-        records = []
         for start in range(0, total, _PART):
-            part = seal(events[start : start + _PART], head_seq, head_hash, stamp)
-            self._writer.send(part, ends_batch=start + _PART >= total)
-            head_seq, head_hash = part[-1].seq, part[-1].hash
-            records += part
-        return records
+            part = seal(
+                events if total <= _PART else events[start : start + _PART],
+                batch.seq,
+                batch.hash,
+                batch.stamp,
+            )
+            last_part = start + _PART >= total
+            self._writer.send(part, ends_batch=ends_batch and last_part)
+            batch.seq, batch.hash = part[-1].seq, part[-1].hash
+            batch.records += part
+        return ends_batch
 
     def _on_answer(self, answer: Committed | Failed) -> None:
         """The writer's answer for the batch in flight (answers come in order, one per batch)."""
-        if self._in_flight is None:
+        batch = self._in_flight
+        if batch is None:
             return
-        batch, records = self._in_flight
         self._in_flight = None
-        if isinstance(answer, Committed) and answer.last_seq == records[-1].seq:
+        records = batch.records
+        if (
+            batch.failure is None
+            and isinstance(answer, Committed)
+            and answer.last_seq == records[-1].seq
+        ):
             last = records[-1]
             self._head = (last.seq, last.hash)
             self._last_timestamp = last.timestamp
-            self._send_next()  # first, so the writer starts on it while the loop resolves these
-            self._deliver(batch, records)
-            return
-        reason = answer.message if isinstance(answer, Failed) else f"answer {answer!r}"
-        # The head stays at the last committed record: the next batch is sealed after it.
-        _fail(batch, WriteFailed(f"{self.path}: batch of {len(records)} not written: {reason}"))
-        self._send_next()
-
-    def _send_next(self) -> None:
-        if self._queued:
-            self._send_queued()
+            self._start_next_batch()  # first, so the writer starts on it while the loop resolves
+            self._deliver(batch.submissions, records)
         else:
-            self._set_idle()
+            # The head stays at the last committed record: the next batch is sealed after it.
+            reason = batch.failure or getattr(answer, "message", f"unexpected answer {answer!r}")
+            error = WriteFailed(f"{self.path}: batch of {len(records)} not written: {reason}")
+            _fail(batch.submissions, error)
+            self._start_next_batch()
+        self._wake_if_idle()
 
-    def _deliver(self, batch: list[_Submission], records: list[EventRecord]) -> None:
+    def _start_next_batch(self) -> None:
+        if not self._queued:
+            return  # the next append schedules the batch
+        self._send_queued(ends_batch=False)
+        if not self._end_scheduled:
+            self._end_scheduled = True
+            self._loop.call_soon(self._end_batch)  # after the appends that _deliver wakes
+
+    def _deliver(self, submissions: list[_Submission], records: list[EventRecord]) -> None:
         """Resolve each submission's future with its records, then feed the live tails."""
         i = 0
-        for encoded, future in batch:
+        for encoded, future in submissions:
             if type(encoded) is list:
                 n = len(encoded)
                 result: Any = records[i : i + n]
@@ -247,48 +296,58 @@ class SQLiteEventLog(EventLog):
         self._feed.publish(records)
 
     def _on_writer_exit(self, cause: str) -> None:
-        """The writer process is gone: fail what is queued, and find out what was in flight."""
-        self._writer_lost = WriteFailed(
+        """The writer process is gone: fail what it cannot have committed, then look at the
+        store to learn whether the batch in flight was committed before it died."""
+        lost = self._writer_lost = WriteFailed(
             f"{self.path}: the writer process {cause}; "
             "appends fail until the log is closed and reopened"
         )
         queued, self._queued = self._queued, []
-        _fail(queued, self._writer_lost)
-        if self._in_flight is None:
-            self._set_idle()
-            return
-        batch, records = self._in_flight
-        self._in_flight = None
-        self._settling = self._loop.create_task(self._settle_after_writer_exit(batch, records))
+        _fail(queued, lost)
+        if self._open is not None:  # its last part was never sent, so it was never committed
+            _fail(self._open.submissions, lost)
+            self._open = None
+        batch, self._in_flight = self._in_flight, None
+        if batch is not None:
+            self._settling = self._loop.create_task(self._settle_after_writer_exit(batch, lost))
+        self._wake_if_idle()
 
-    async def _settle_after_writer_exit(
-        self, batch: list[_Submission], records: list[EventRecord]
-    ) -> None:
-        """Whether the writer committed the batch before it died: the store says."""
+    async def _settle_after_writer_exit(self, batch: _Batch, lost: WriteFailed) -> None:
         last: EventRecord | None = None
         try:
-            if self._read_conn is not None:
+            if self._read_conn is not None and batch.failure is None:
                 last = await self._on_reader(sqlite_store.read_last, self._read_conn)
-        except Exception:  # unreadable: treat as not written
+        except Exception:  # unreadable: treat it as not written
             last = None
-        mine = records[-1]
-        if last is not None and last.seq == mine.seq and last.hash == mine.hash:
+        mine = batch.records[-1] if batch.records else None
+        if last is not None and mine is not None and (last.seq, last.hash) == (mine.seq, mine.hash):
             self._head = (mine.seq, mine.hash)
-            self._deliver(batch, records)
+            self._deliver(batch.submissions, batch.records)
         else:
-            assert self._writer_lost is not None
-            _fail(batch, self._writer_lost)
-        self._set_idle()
+            _fail(batch.submissions, lost)
+        self._settling = None
+        self._wake_if_idle()
 
-    def _set_idle(self) -> None:
-        self._busy = False
+    def _wake_if_idle(self) -> None:
+        if not self._idle_waiters or not self._idle():
+            return
         waiters, self._idle_waiters = self._idle_waiters, []
         for waiter in waiters:
             if not waiter.done():
                 waiter.set_result(None)
 
+    def _idle(self) -> bool:
+        return not (
+            self._queued
+            or self._open is not None
+            or self._in_flight is not None
+            or self._end_scheduled
+            or self._settling is not None
+        )
+
     async def _until_idle(self) -> None:
-        while self._busy:
+        """Until every queued append is committed or has failed."""
+        while not self._idle():
             waiter: asyncio.Future[None] = self._loop.create_future()
             self._idle_waiters.append(waiter)
             await asyncio.shield(waiter)

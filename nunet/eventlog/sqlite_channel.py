@@ -21,6 +21,7 @@ from nunet.eventlog import sqlite_writer
 from nunet.eventlog.errors import CorruptLog, WriteFailed
 from nunet.eventlog.event import EventRecord
 from nunet.eventlog.sqlite_writer import (
+    ABORT,
     END_OF_BATCH,
     FRAME_HEADER,
     Committed,
@@ -91,15 +92,16 @@ class WriterChannel(asyncio.SubprocessProtocol):
             raise WriteFailed(f"{path}: the writer process could not open the log: {first.message}")
         return channel
 
-    def send(self, records: list[EventRecord], *, ends_batch: bool) -> None:
+    def send(self, records: list[EventRecord], *, ends_batch: bool, abort: bool = False) -> None:
         """Send one part of a batch: one frame, one write to the pipe (buffered if it is full).
 
-        The writer commits the batch when it reads the part that ends it.
+        The writer commits the batch when it reads the part that ends it, or rolls it back if
+        that part says abort.
         """
         assert self._stdin is not None
         frame = bytearray(FRAME_HEADER.size)
         self._encode_into(records, frame, FRAME_HEADER.size)
-        flags = END_OF_BATCH if ends_batch else 0
+        flags = (END_OF_BATCH if ends_batch else 0) | (ABORT if abort else 0)
         FRAME_HEADER.pack_into(frame, 0, len(frame) - FRAME_HEADER.size, flags)
         self._stdin.write(frame)
 

@@ -10,8 +10,9 @@ it is ready in a few tens of milliseconds instead of paying for importing nunet.
 
 Wire (both directions): frames of a 4-byte big-endian length, a flags byte, a msgpack body.
     loop -> writer: a batch in one or more parts, each a list of EventRecords (each a map of
-                    the eight columns); the last part carries END_OF_BATCH. Parts let the
-                    writer insert the start of a large batch while the loop still seals the rest.
+                    the eight columns); the last part carries END_OF_BATCH (and ABORT if the
+                    loop gave it up). Parts let the writer insert the start of a batch while
+                    the loop still seals, or even gathers, the rest.
     writer -> loop: Ready or Refused once, then one Committed or Failed per batch, in order
 End of input means "stop": the writer closes its connection (checkpointing the WAL) and exits.
 """
@@ -36,6 +37,7 @@ FORMAT = "1"
 COLUMNS = "seq, timestamp, type, version, actor, payload, prev_hash, hash"
 FRAME_HEADER = struct.Struct(">IB")  # body length, flags
 END_OF_BATCH = 1  # flag: commit after this part
+ABORT = 2  # flag (with END_OF_BATCH): roll the batch back, the loop could not finish it
 
 # seq is the rowid, so appends go to the right edge of one B-tree and reads by seq are a
 # range scan. No other index: the hot path pays for nothing it does not need.
@@ -256,6 +258,8 @@ def serve(path: Path, source: BinaryIO, answer: Callable[[Reply], None]) -> None
                 if rows:
                     last_seq = rows[-1].seq
                 writer.add(rows)
+            if flags & ABORT:
+                writer.fail("the event loop abandoned the batch")
             if flags & END_OF_BATCH:
                 answer(writer.end(last_seq))
     finally:
