@@ -13,6 +13,7 @@ from nunet.actor.behavior import Behavior, BehaviorTable, Handler, Message
 from nunet.actor.envelope import DEFAULT_EXPIRY_SECONDS, Envelope
 from nunet.actor.errors import ActorError, ActorStopped, BehaviorFailed, InvokeTimeout, RemoteError
 from nunet.actor.handle import BROADCAST, Handle
+from nunet.actor.mailbox import Mailbox
 
 if TYPE_CHECKING:
     from nunet.actor.system import ActorSystem
@@ -49,7 +50,7 @@ class Actor:
 
     def __init__(self) -> None:
         self.behaviors = BehaviorTable()
-        self._mailbox: asyncio.Queue[tuple[Envelope, Behavior]] = asyncio.Queue(MAILBOX_SIZE)
+        self._mailbox: Mailbox[tuple[Envelope, Behavior]] = Mailbox(MAILBOX_SIZE)
         self._system: ActorSystem | None = None
         self._handle: Handle | None = None
         for name in dir(type(self)):

@@ -77,10 +77,16 @@ class Supervisor(Actor):
         self._incarnation: dict[str, int] = {}
         self._stopping: set[str] = set()
         self._escalation: str | None = None
+        self._settled = asyncio.Event()
+        self._settled.set()
 
     @property
     def state(self) -> SupervisorState | None:
         return self._state
+
+    async def settled(self) -> None:
+        """Return once every child exit reported so far has been dealt with."""
+        await self._settled.wait()
 
     async def on_start(self) -> None:
         self._state, commands = self._machine.start(self._clock())
@@ -96,6 +102,8 @@ class Supervisor(Actor):
                     await mailbox  # a handler of the supervisor itself failed
                 event = await self._events.get()
                 await self._carry_out(self._step(event))
+                if self._events.empty():
+                    self._settled.set()
         finally:
             mailbox.cancel()
 
@@ -137,6 +145,7 @@ class Supervisor(Actor):
         async def on_exit(actor_id: str, error: BaseException | None) -> None:
             if self._incarnation.get(child_id) != incarnation or child_id in self._stopping:
                 return
+            self._settled.clear()
             self._events.put_nowait(
                 ChildExited(
                     child_id, normal=error is None, reason="" if error is None else repr(error)

@@ -21,7 +21,13 @@ from nunet.actor import (
     SupervisorEscalated,
     behavior,
 )
-from nunet.actor.events import ActorStopped, ChildRestarted, SupervisorEscalation
+from nunet.actor.events import (
+    ActorFailed,
+    ActorStarted,
+    ActorStopped,
+    ChildRestarted,
+    SupervisorEscalation,
+)
 from nunet.network import InMemoryNetwork
 from tests.support.actors import NodeUnderTest, running_node, wait_for_event
 
@@ -154,19 +160,29 @@ async def test_a_sub_supervisor_that_gives_up_is_restarted_by_its_parent(
     first_leaf = node.system.actor("leaf")
     await crash(node, "leaf")  # intensity 0: the inner supervisor escalates at once
     await wait_restarted(node, "inner")
-    await asyncio.wait_for(_until(lambda: "leaf" in node.system.actor_ids()), 5)
+    starts = 0
+
+    def second_start(event: ActorStarted) -> bool:
+        nonlocal starts
+        starts += event.actor == "leaf"
+        return starts == 2
+
+    await wait_for_event(node.log, ActorStarted, second_start)
     assert node.system.actor("leaf") is not first_leaf
 
 
 async def test_temporary_children_are_not_restarted(node: NodeUnderTest) -> None:
     journal: list[str] = []
     await node.system.spawn(Actor(), "caller")
-    await node.system.spawn(
-        Supervisor(Strategy.ONE_FOR_ONE, workers(journal, "t", restart=Restart.TEMPORARY)), "sup"
-    )
+    supervisor = Supervisor(Strategy.ONE_FOR_ONE, workers(journal, "t", restart=Restart.TEMPORARY))
+    await node.system.spawn(supervisor, "sup")
     await crash(node, "t")
-    await asyncio.wait_for(_until(lambda: "t" not in node.system.actor_ids()), 5)
+    await wait_for_event(node.log, ActorFailed, lambda e: e.actor == "t")
+    await asyncio.wait_for(supervisor.settled(), 5)
+    assert "t" not in node.system.actor_ids()
     assert journal == ["make t"]
+    assert supervisor.state is not None
+    assert supervisor.state.ids == ()  # a temporary child is forgotten
 
 
 async def test_stopping_a_supervisor_stops_children_in_reverse_order(node: NodeUnderTest) -> None:
@@ -177,8 +193,3 @@ async def test_stopping_a_supervisor_stops_children_in_reverse_order(node: NodeU
     await node.system.stop("sup")
     assert journal[3:] == ["stop c", "stop b", "stop a"]
     assert node.system.actor_ids() == []
-
-
-async def _until(condition: object) -> None:
-    while not condition():  # type: ignore[operator]
-        await asyncio.sleep(0.01)
