@@ -131,6 +131,11 @@ class SQLiteEventLog(EventLog):
             os.close(self._lock_fd)  # with the writer gone, this releases the flock
             self._lock_fd = None
 
+    @property
+    def writer_pid(self) -> int | None:
+        """The pid of the log's writer process; None for a read-only view."""
+        return None if self._writer is None else self._writer.pid
+
     # -- appending ---------------------------------------------------------------------------
 
     def append_nowait(self, event: Event, *, actor: str = "") -> asyncio.Future[EventRecord]:
@@ -154,11 +159,27 @@ class SQLiteEventLog(EventLog):
         return await future
 
     async def head(self) -> tuple[int, bytes]:
+        """The last committed record, after every append made before this call is settled.
+
+        So a caller sees its own append_nowait()s in the head, as it would with a writer
+        thread that commits at once; a batch takes a round trip to the writer process.
+        """
         self._check_open()
         if not self.read_only:
+            newest = self._newest_pending()
+            if newest is not None:  # answers come in order: it settles after all before it
+                await asyncio.wait([newest])
             return self._head
         last: EventRecord | None = await self._on_reader(sqlite_store.read_last, self._read_conn)
         return (0, ZERO_HASH) if last is None else (last.seq, last.hash)
+
+    def _newest_pending(self) -> asyncio.Future[Any] | None:
+        if self._queued:
+            return self._queued[-1][1]
+        for batch in (self._open, self._in_flight):
+            if batch is not None and batch.submissions:
+                return batch.submissions[-1][1]
+        return None
 
     def _check_writable(self) -> None:
         if self.read_only:

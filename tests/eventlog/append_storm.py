@@ -1,7 +1,8 @@
 """A subprocess for the crash test: appends from many tasks forever, printing each durable seq.
 
-Usage: python -m tests.eventlog.append_storm PATH. A seq is printed (and flushed) only after
-its append returned, so every printed seq must survive a SIGKILL.
+Usage: python -m tests.eventlog.append_storm PATH. The first line is "writer PID" (the log's
+writer process); then a seq is printed (and flushed) only after its append returned, so every
+printed seq must survive a SIGKILL.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ async def appender(log: EventLog, worker: int) -> None:
 
 async def main(path: Path) -> None:
     log = await open_sqlite_log(path)
+    sys.stdout.write(f"writer {log.writer_pid}\n")
     await asyncio.gather(*(appender(log, w) for w in range(APPENDERS)))
 
 

@@ -21,7 +21,7 @@ from nunet.eventlog import (
 )
 from nunet.eventlog.sqlite_store import connect_writer
 from nunet.eventlog.verify import verify_log
-from tests.eventlog.contract import EventLogContract, LogBackend, collect
+from tests.eventlog.contract import WAIT_S, EventLogContract, LogBackend, collect
 from tests.eventlog.samples import Noted, Pinged, pings
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -177,7 +177,9 @@ async def test_a_failed_batch_fails_its_appends_and_the_log_carries_on(tmp_path:
 
 
 @pytest.mark.slow
-async def test_every_append_that_returned_survives_a_sigkill(tmp_path: Path) -> None:
+async def test_every_append_that_returned_survives_a_sigkill_and_no_writer_outlives_it(
+    tmp_path: Path,
+) -> None:
     path = tmp_path / "events.db"
     process = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -190,6 +192,9 @@ async def test_every_append_that_returned_survives_a_sigkill(tmp_path: Path) -> 
     assert process.stdout is not None
     printed: list[int] = []
     async with asyncio.timeout(60):
+        word, pid = (await process.stdout.readline()).split()
+        assert word == b"writer"
+        writer_pid = int(pid)
         while len(printed) < 20_000:
             line = await process.stdout.readline()
             assert line, "the append storm exited early"
@@ -198,6 +203,8 @@ async def test_every_append_that_returned_survives_a_sigkill(tmp_path: Path) -> 
     rest, _ = await process.communicate()  # what it had printed before it died
     printed += [int(line) for line in rest.split()]
     assert process.returncode == -signal.SIGKILL
+    async with asyncio.timeout(WAIT_S):
+        await exited(writer_pid)  # the orphaned writer process goes too, releasing the lock
 
     log = await open_sqlite_log(path)
     try:
@@ -209,3 +216,127 @@ async def test_every_append_that_returned_survives_a_sigkill(tmp_path: Path) -> 
         assert len(printed) == len(set(printed))
     finally:
         await log.close()
+
+
+@pytest.mark.slow
+async def test_a_killed_writer_process_fails_pending_and_later_appends_and_loses_nothing(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "events.db"
+    log = await open_sqlite_log(path)
+    returned: list[int] = []
+    refusals: list[WriteFailed] = []
+    enough = asyncio.Event()
+
+    async def appender(worker: int) -> None:
+        n = 0
+        while True:
+            n += 1
+            try:
+                if n % 5 == 0:
+                    seqs = [r.seq for r in await log.append_many(pings(4), actor=f"w{worker}")]
+                elif n % 3 == 0:
+                    seqs = [(await log.append_nowait(Noted(text="x" * n))).seq]
+                else:
+                    seqs = [(await log.append(Pinged(n=n), actor=f"w{worker}")).seq]
+            except WriteFailed as exc:
+                refusals.append(exc)
+                return
+            returned.extend(seqs)
+            if len(returned) >= 10_000:
+                enough.set()
+
+    appenders = [asyncio.create_task(appender(w)) for w in range(32)]
+    try:
+        async with asyncio.timeout(60):
+            await enough.wait()
+            assert log.writer_pid is not None
+            os.kill(log.writer_pid, signal.SIGKILL)
+            await asyncio.gather(*appenders)  # every appender gets its WriteFailed: none hangs
+        assert len(refusals) == 32
+        assert all("the writer process" in str(e) for e in refusals)
+        assert all("was killed by SIGKILL" in str(e) for e in refusals)
+        with pytest.raises(WriteFailed, match="killed by SIGKILL"):
+            log.append_nowait(Pinged(n=0))
+        with pytest.raises(WriteFailed, match="until the log is closed and reopened"):
+            await log.append_many(pings(2))
+        head, _ = await log.head()
+        assert head == max(returned)
+    finally:
+        for task in appenders:
+            task.cancel()
+        await log.close()  # returns although the writer is gone
+
+    reopened = await open_sqlite_log(path)  # the lock is free again
+    try:
+        report = await verify_log(reopened)
+        assert report.ok, report.problems
+        stored = {r.seq async for r in reopened.read()}
+        assert set(returned) <= stored
+        record = await reopened.append(Pinged(n=1))
+        assert record.seq == report.head_seq + 1
+    finally:
+        await reopened.close()
+
+
+async def test_a_record_is_neither_returned_nor_visible_before_the_writer_commits_it(
+    tmp_path: Path,
+) -> None:
+    log = await open_sqlite_log(tmp_path / "events.db")
+    try:
+        await log.append(Pinged(n=1))
+        tail = log.tail(2)
+        pending_tail = asyncio.ensure_future(anext(tail))
+        assert log.writer_pid is not None
+        os.kill(log.writer_pid, signal.SIGSTOP)
+        try:
+            future = log.append_nowait(Pinged(n=2))
+            head = asyncio.ensure_future(log.head())
+            assert [r.seq async for r in log.read()] == [1]  # several loop turns and a read
+            assert not future.done()
+            assert not pending_tail.done()
+            assert not head.done()  # head() includes every append made before it
+        finally:
+            os.kill(log.writer_pid, signal.SIGCONT)
+        async with asyncio.timeout(WAIT_S):
+            record = await future
+            assert (await pending_tail).seq == record.seq == 2
+            assert await head == (2, record.hash)
+        await tail.aclose()  # type: ignore[attr-defined]
+    finally:
+        await log.close()
+
+
+async def test_the_writer_process_ends_when_the_log_closes_leaving_no_wal(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "events.db"
+    log = await open_sqlite_log(path)
+    writer_pid = log.writer_pid
+    assert writer_pid is not None
+    await log.append_many(pings(3))
+    await log.close()
+    async with asyncio.timeout(WAIT_S):
+        await exited(writer_pid)
+    assert not path.with_name(path.name + "-wal").exists()  # the last connection checkpointed
+
+
+async def exited(pid: int) -> None:
+    """Until process `pid` (not necessarily our child) has exited."""
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return
+    loop = asyncio.get_running_loop()
+    gone: asyncio.Future[None] = loop.create_future()
+
+    def readable() -> None:
+        if not gone.done():
+            gone.set_result(None)
+
+    loop.add_reader(fd, readable)
+    try:
+        await gone
+    finally:
+        loop.remove_reader(fd)
+        os.close(fd)
