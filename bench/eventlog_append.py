@@ -3,7 +3,7 @@
 Both write the same encoded payloads into a same-shaped table in WAL mode with
 synchronous=FULL, in batches of BATCH rows per transaction. The raw insert is handed rows
 with their hashes already computed, so it measures SQLite alone; ours includes encoding,
-chaining (SHA-256 per record), the writer thread hand-off and resolving futures.
+chaining (SHA-256 per record), the pipe to the writer process and resolving futures.
 
 The headline compares like with like: ours via append_many(BATCH) against the raw insert of
 BATCH rows per transaction. Other ways of appending are printed for information.
