@@ -38,13 +38,14 @@ _PART = 128  # records per frame: the writer inserts a part while the loop seals
 class _Batch:
     """The batch with the writer: its submissions and records so far, chained after the head."""
 
-    __slots__ = ("failure", "hash", "records", "seq", "stamp", "submissions")
+    __slots__ = ("events", "failure", "hash", "records", "seq", "stamp", "submissions")
 
     def __init__(self, seq: int, last_hash: bytes, stamp: int) -> None:
         self.seq = seq  # the last record sealed so far (at first, the committed head)
         self.hash = last_hash
         self.stamp = stamp  # one timestamp per batch
         self.submissions: list[_Submission] = []
+        self.events = 0  # in its submissions
         self.records: list[EventRecord] = []
         self.failure: str | None = None
 
@@ -227,12 +228,14 @@ class SQLiteEventLog(EventLog):
             stamp = now if now > self._last_timestamp else self._last_timestamp
             batch = self._open = _Batch(*self._head, stamp)
         submissions, self._queued = self._queued, []
+        batch.events += self._queued_events
         self._queued_events = 0
         batch.submissions += submissions
-        sent = False
+        sent = False  # a part, which carries the end of the batch if this ends it
         if submissions and batch.failure is None:
             try:
-                sent = self._seal_and_send(batch, submissions, ends_batch)
+                self._seal_and_send(batch, submissions, ends_batch)
+                sent = True
             except Exception as exc:  # e.g. an actor name that is not valid UTF-8
                 batch.failure = f"it could not be sealed: {exc}"
         if batch.failure is not None:
@@ -245,7 +248,7 @@ class SQLiteEventLog(EventLog):
 
     def _seal_and_send(
         self, batch: _Batch, submissions: list[_Submission], ends_batch: bool
-    ) -> bool:
+    ) -> None:
         """Seal events after the batch's last record and send them in parts of _PART."""
         assert self._writer is not None
         events: list[EncodedEvent] = []
@@ -266,7 +269,6 @@ class SQLiteEventLog(EventLog):
             self._writer.send(part, ends_batch=ends_batch and last_part)
             batch.seq, batch.hash = part[-1].seq, part[-1].hash
             batch.records += part
-        return ends_batch
 
     def _on_answer(self, answer: Committed | Failed) -> None:
         """The writer's answer for the batch in flight (answers come in order, one per batch)."""
@@ -287,8 +289,13 @@ class SQLiteEventLog(EventLog):
             self._deliver(batch.submissions, records)
         else:
             # The head stays at the last committed record: the next batch is sealed after it.
-            reason = batch.failure or getattr(answer, "message", f"unexpected answer {answer!r}")
-            error = WriteFailed(f"{self.path}: batch of {len(records)} not written: {reason}")
+            if batch.failure is not None:
+                reason = batch.failure
+            elif isinstance(answer, Failed):
+                reason = answer.message
+            else:
+                reason = f"the writer answered for seq {answer.last_seq}, not {records[-1].seq}"
+            error = WriteFailed(f"{self.path}: batch of {batch.events} not written: {reason}")
             _fail(batch.submissions, error)
             self._start_next_batch()
         self._wake_if_idle()

@@ -176,6 +176,26 @@ async def test_a_failed_batch_fails_its_appends_and_the_log_carries_on(tmp_path:
         await log.close()
 
 
+async def test_an_event_that_cannot_be_sealed_fails_its_batch_and_the_log_carries_on(
+    tmp_path: Path,
+) -> None:
+    log = await open_sqlite_log(tmp_path / "events.db")
+    try:
+        await log.append(Pinged(n=0))
+        # 300 events are sealed and sent in parts before the bad one: the writer rolls back.
+        batch = [log.append_nowait(Pinged(n=i)) for i in range(300)]
+        batch.append(log.append_nowait(Pinged(n=300), actor="\ud800"))  # not UTF-8-encodable
+        outcomes = await asyncio.gather(*batch, return_exceptions=True)
+        assert all(isinstance(outcome, WriteFailed) for outcome in outcomes)
+        assert "batch of 301 not written: it could not be sealed" in str(outcomes[0])
+        assert [r.seq async for r in log.read()] == [1]
+        record = await log.append(Pinged(n=1))
+        assert record.seq == 2
+        assert (await verify_log(log)).ok
+    finally:
+        await log.close()
+
+
 @pytest.mark.slow
 async def test_every_append_that_returned_survives_a_sigkill_and_no_writer_outlives_it(
     tmp_path: Path,
