@@ -6,18 +6,7 @@ from pathlib import Path
 
 import click
 
-from nunet.cli.context import OUTPUT_FORMATS, CliContext, default_home
-from nunet.errors import NunetError
-
-
-class NunetGroup(click.Group):
-    """Turns domain errors into one clear line on stderr and exit status 1, never a traceback."""
-
-    def invoke(self, ctx: click.Context) -> object:
-        try:
-            return super().invoke(ctx)
-        except NunetError as exc:
-            raise click.ClickException(str(exc)) from None
+from nunet.cli.context import OUTPUT_FORMATS, CliContext, NunetGroup, default_home
 
 
 @click.group(cls=NunetGroup)

@@ -9,7 +9,7 @@ import click
 import yaml
 
 from nunet.api import find_api
-from nunet.cli.context import CliContext, emit, pass_context
+from nunet.cli.context import CliContext, NunetGroup, emit, pass_context
 
 
 def parse_args(pairs: tuple[str, ...], payload: str | None) -> Any:
@@ -51,7 +51,7 @@ _to_option = click.option(
 )
 
 
-@click.group("actor")
+@click.group("actor", cls=NunetGroup)
 def actor() -> None:
     """Talk to actors through the running node, as the local user."""
 

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import click
 
-from nunet.cli.context import CliContext, emit, pass_context
-from nunet.errors import NunetError
+from nunet.cli.context import CliContext, NunetGroup, emit, pass_context
 from nunet.ucan import (
     AnchorError,
     CapabilityDenied,
@@ -32,15 +29,6 @@ from nunet.ucan.timefmt import iso
 DEFAULT_EXPIRY = "30d"
 
 
-@contextlib.contextmanager
-def _domain_errors() -> Iterator[None]:
-    """Turn domain errors into a one-line CLI error (exit status 1)."""
-    try:
-        yield
-    except NunetError as exc:
-        raise click.ClickException(str(exc)) from None
-
-
 def _store(ctx: CliContext, context: str) -> FileAnchorStore:
     path = anchor_path(ctx.home, context)
     if not path.exists():
@@ -57,7 +45,7 @@ def _parse_token(text: str, now: float) -> Token:
     return token
 
 
-@click.group("cap")
+@click.group("cap", cls=NunetGroup)
 def cap() -> None:
     """Capability tokens: who may invoke which behaviors of this node."""
 
@@ -67,11 +55,10 @@ def cap() -> None:
 @pass_context
 def new(ctx: CliContext, context: str) -> None:
     """Create the anchors of CONTEXT, owned by the key of the same name."""
-    with _domain_errors():
-        path = anchor_path(ctx.home, context)
-        did = ctx.public_keystore().did(context)
-        FileAnchorStore.create(path, did)
-        emit(ctx, {"context": context, "did": did, "anchors": str(path)})
+    path = anchor_path(ctx.home, context)
+    did = ctx.public_keystore().did(context)
+    FileAnchorStore.create(path, did)
+    emit(ctx, {"context": context, "did": did, "anchors": str(path)})
 
 
 @cap.command("anchor")
@@ -87,20 +74,19 @@ def anchor(
     given = [v for v in (root, require, provide) if v is not None]
     if len(given) != 1:
         raise click.UsageError("give exactly one of --root DID, --require TOKEN, --provide TOKEN")
-    with _domain_errors():
-        store = _store(ctx, context)
-        now = time.time()
-        if root is not None:
-            store.add_root(root)
-            emit(ctx, {"context": context, "root": root})
-            return
-        kind = "require" if require is not None else "provide"
-        token = _parse_token(require or provide or "", now)
-        if kind == "require":
-            store.add_require(token)
-        else:
-            store.add_provide(token)
-        emit(ctx, {"context": context, kind: token.id})
+    store = _store(ctx, context)
+    now = time.time()
+    if root is not None:
+        store.add_root(root)
+        emit(ctx, {"context": context, "root": root})
+        return
+    kind = "require" if require is not None else "provide"
+    token = _parse_token(require or provide or "", now)
+    if kind == "require":
+        store.add_require(token)
+    else:
+        store.add_provide(token)
+    emit(ctx, {"context": context, kind: token.id})
 
 
 @cap.command("grant")
@@ -121,21 +107,20 @@ def grant_command(
     depth: int,
 ) -> None:
     """Issue a root token signed by CONTEXT's key and print it."""
-    with _domain_errors():
-        _store(ctx, context)
-        now = time.time()
-        until = parse_expiry(expiry, now)
-        key = ctx.keystore().load(context)
-        token = grant(
-            key,
-            audience=audience,
-            capabilities=caps,
-            topics=topics,
-            expiry=until,
-            depth=depth,
-            now=now,
-        )
-        _print_token(ctx, token)
+    _store(ctx, context)
+    now = time.time()
+    until = parse_expiry(expiry, now)
+    key = ctx.keystore().load(context)
+    token = grant(
+        key,
+        audience=audience,
+        capabilities=caps,
+        topics=topics,
+        expiry=until,
+        depth=depth,
+        now=now,
+    )
+    _print_token(ctx, token)
 
 
 @cap.command("delegate")
@@ -158,43 +143,42 @@ def delegate_command(
     depth: int | None,
 ) -> None:
     """Derive a narrower token from a provide anchor of CONTEXT that covers the capabilities."""
-    with _domain_errors():
-        anchors = _store(ctx, context).snapshot()
-        now = time.time()
-        until = None if expiry is None else parse_expiry(expiry, now)
-        candidates = [
-            t
-            for t in anchors.provide
-            if all(any(covers(p, c) for p in t.capabilities) for c in caps)
-            and set(topics) <= set(t.topics)
-        ]
-        if not candidates:
-            raise CapabilityDenied(
-                f"no provide anchor of context {context!r} covers {', '.join(caps)}"
-                + (f" with topics {', '.join(topics)}" if topics else "")
-                + f" (anchor one: nunet cap anchor --context {context} --provide TOKEN)"
+    anchors = _store(ctx, context).snapshot()
+    now = time.time()
+    until = None if expiry is None else parse_expiry(expiry, now)
+    candidates = [
+        t
+        for t in anchors.provide
+        if all(any(covers(p, c) for p in t.capabilities) for c in caps)
+        and set(topics) <= set(t.topics)
+    ]
+    if not candidates:
+        raise CapabilityDenied(
+            f"no provide anchor of context {context!r} covers {', '.join(caps)}"
+            + (f" with topics {', '.join(topics)}" if topics else "")
+            + f" (anchor one: nunet cap anchor --context {context} --provide TOKEN)"
+        )
+    key = ctx.keystore().load(context)
+    reasons = []
+    for parent in candidates:
+        try:
+            verify_chain(parent).check_at(now)
+            token = delegate(
+                parent,
+                key,
+                audience=audience,
+                capabilities=caps,
+                topics=topics,
+                expiry=until,
+                depth=depth,
+                now=now,
             )
-        key = ctx.keystore().load(context)
-        reasons = []
-        for parent in candidates:
-            try:
-                verify_chain(parent).check_at(now)
-                token = delegate(
-                    parent,
-                    key,
-                    audience=audience,
-                    capabilities=caps,
-                    topics=topics,
-                    expiry=until,
-                    depth=depth,
-                    now=now,
-                )
-            except CapabilityDenied as exc:
-                reasons.append(f"{parent.id[:16]}: {exc}")
-                continue
-            _print_token(ctx, token)
-            return
-        raise CapabilityDenied("no provide anchor can be delegated: " + "; ".join(reasons))
+        except CapabilityDenied as exc:
+            reasons.append(f"{parent.id[:16]}: {exc}")
+            continue
+        _print_token(ctx, token)
+        return
+    raise CapabilityDenied("no provide anchor can be delegated: " + "; ".join(reasons))
 
 
 @cap.command("list")
@@ -202,34 +186,31 @@ def delegate_command(
 @pass_context
 def list_command(ctx: CliContext, context: str) -> None:
     """Show CONTEXT's anchors: roots, require and provide tokens, revocations."""
-    with _domain_errors():
-        anchors = _store(ctx, context).snapshot()
-        now = time.time()
-        rows: list[dict[str, Any]] = [
-            {"kind": "self", "id": anchors.did, "capabilities": "/", "expiry": "-"}
-        ]
-        rows += [
-            {"kind": "root", "id": d, "capabilities": "/", "expiry": "-"} for d in anchors.roots
-        ]
-        for kind, tokens in (("require", anchors.require), ("provide", anchors.provide)):
-            for token in tokens:
-                rows.append(
-                    {
-                        "kind": kind,
-                        "id": token.id,
-                        "capabilities": " ".join(token.capabilities),
-                        "topics": " ".join(token.topics),
-                        "issuer": token.issuer,
-                        "audience": token.audience,
-                        "expiry": iso(token.expiry),
-                        "status": _status(token, anchors.revokers, now),
-                    }
-                )
-        rows += [
-            {"kind": "revoked", "id": r.token_id, "issuer": r.issuer, "expiry": "-"}
-            for r in anchors.revocations
-        ]
-        emit(ctx, rows)
+    anchors = _store(ctx, context).snapshot()
+    now = time.time()
+    rows: list[dict[str, Any]] = [
+        {"kind": "self", "id": anchors.did, "capabilities": "/", "expiry": "-"}
+    ]
+    rows += [{"kind": "root", "id": d, "capabilities": "/", "expiry": "-"} for d in anchors.roots]
+    for kind, tokens in (("require", anchors.require), ("provide", anchors.provide)):
+        for token in tokens:
+            rows.append(
+                {
+                    "kind": kind,
+                    "id": token.id,
+                    "capabilities": " ".join(token.capabilities),
+                    "topics": " ".join(token.topics),
+                    "issuer": token.issuer,
+                    "audience": token.audience,
+                    "expiry": iso(token.expiry),
+                    "status": _status(token, anchors.revokers, now),
+                }
+            )
+    rows += [
+        {"kind": "revoked", "id": r.token_id, "issuer": r.issuer, "expiry": "-"}
+        for r in anchors.revocations
+    ]
+    emit(ctx, rows)
 
 
 @cap.command("revoke")
@@ -238,25 +219,24 @@ def list_command(ctx: CliContext, context: str) -> None:
 @pass_context
 def revoke_command(ctx: CliContext, context: str, token_or_id: str) -> None:
     """Record a revocation of a token (by id or text) signed by CONTEXT's key."""
-    with _domain_errors():
-        store = _store(ctx, context)
-        anchors = store.snapshot()
-        text = token_or_id.strip()
-        token = anchors.find_token(text) if is_token_id(text) else token_from_text(text)
-        if token is not None:
-            issuers = [t.issuer for t in token.chain()]
-            if anchors.did not in issuers:
-                raise CapabilityError(
-                    f"context {context!r} ({anchors.did}) issued no token in the chain of"
-                    f" {token.id[:16]}; only an issuer up its chain can revoke it"
-                )
-        elif not is_token_id(text):  # pragma: no cover - token_from_text raised already
-            raise CapabilityError(f"{text!r} is neither a token nor a token id")
-        revoked_id = token.id if token is not None else text
-        key = ctx.keystore().load(context)
-        revocation = revoke(key, revoked_id, time.time())
-        store.add_revocation(revocation)
-        emit(ctx, {"revoked": revoked_id, "by": key.did, "known_token": token is not None})
+    store = _store(ctx, context)
+    anchors = store.snapshot()
+    text = token_or_id.strip()
+    token = anchors.find_token(text) if is_token_id(text) else token_from_text(text)
+    if token is not None:
+        issuers = [t.issuer for t in token.chain()]
+        if anchors.did not in issuers:
+            raise CapabilityError(
+                f"context {context!r} ({anchors.did}) issued no token in the chain of"
+                f" {token.id[:16]}; only an issuer up its chain can revoke it"
+            )
+    elif not is_token_id(text):  # pragma: no cover - token_from_text raised already
+        raise CapabilityError(f"{text!r} is neither a token nor a token id")
+    revoked_id = token.id if token is not None else text
+    key = ctx.keystore().load(context)
+    revocation = revoke(key, revoked_id, time.time())
+    store.add_revocation(revocation)
+    emit(ctx, {"revoked": revoked_id, "by": key.did, "known_token": token is not None})
 
 
 def _print_token(ctx: CliContext, token: Token) -> None:

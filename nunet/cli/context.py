@@ -12,9 +12,23 @@ from typing import Any
 import click
 import yaml
 
+from nunet.errors import NunetError
 from nunet.identity import KeyStore
 
 OUTPUT_FORMATS = ("json", "yaml", "table")
+
+
+class NunetGroup(click.Group):
+    """Turns domain errors into one clear line on stderr and exit status 1, never a traceback.
+
+    Every command group uses it, so the rule holds however a group is invoked.
+    """
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except NunetError as exc:
+            raise click.ClickException(str(exc)) from None
 
 
 @dataclass(frozen=True)

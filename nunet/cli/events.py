@@ -18,7 +18,7 @@ import msgspec
 import yaml
 
 from nunet.catalogue import full_catalogue, known_projections
-from nunet.cli.context import CliContext, emit, pass_context
+from nunet.cli.context import CliContext, NunetGroup, emit, pass_context
 from nunet.eventlog import EventLogError, EventRecord, LogNotFound, open_sqlite_log
 from nunet.eventlog.catalogue import Catalogue
 from nunet.eventlog.projection import replay
@@ -37,7 +37,7 @@ def projections_path(ctx: CliContext) -> Path:
     return ctx.home / "log" / "projections.db"
 
 
-@click.group("events")
+@click.group("events", cls=NunetGroup)
 def events() -> None:
     """Inspect the node's event log (<home>/log/events.db), read-only."""
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import click
 
-from nunet.cli.context import CliContext, emit, pass_context
+from nunet.cli.context import CliContext, NunetGroup, emit, pass_context
 
 
-@click.group("key")
+@click.group("key", cls=NunetGroup)
 def key() -> None:
     """Create and inspect keys (stored encrypted under <home>/keys)."""
 
