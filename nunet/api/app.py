@@ -12,8 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 import nunet
 from nunet.actor import Handle
+from nunet.api.access import LocalAccess
 from nunet.api.errors import describe, error_body, status_for
-from nunet.api.loopback import LoopbackOnly
 from nunet.errors import NunetError
 from nunet.node import Node
 
@@ -69,12 +69,16 @@ def _handle(model: HandleModel | None) -> Handle | None:
     return None if model is None else Handle(model.did, model.actor, model.node)
 
 
-def create_app(node: Node) -> FastAPI:
-    """The API of one node; mounted behind `LoopbackOnly` so only this machine is answered."""
+def create_app(node: Node, *, token: str | None = None) -> FastAPI:
+    """The API of one node, behind `LocalAccess`: only this machine is answered, and loopback
+    TCP clients must present `token` (None: no token, for in-process tests)."""
     app = FastAPI(
         title="nunet local API",
         version=nunet.__version__,
-        description="Answers only local clients (loopback TCP and the node's Unix socket).",
+        description=(
+            "Answers only this machine: the node's Unix socket (mode 0600), or loopback TCP with "
+            "`Authorization: Bearer <token>`, the token being in <home>/api.json (mode 0600)."
+        ),
     )
 
     @app.exception_handler(RequestValidationError)
@@ -123,5 +127,5 @@ def create_app(node: Node) -> FastAPI:
             return _error(exc)
         return _json({"sent": True}, 202)
 
-    app.add_middleware(LoopbackOnly)
+    app.add_middleware(LocalAccess, token=token)
     return app

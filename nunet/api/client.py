@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -25,11 +26,21 @@ class ApiError(NunetError):
 class ApiClient:
     """Talks to one node's API over its Unix socket (preferred) or loopback TCP."""
 
-    def __init__(self, url: str, *, socket_path: str | None = None, timeout: float = 30.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        socket_path: str | None = None,
+        token: str | None = None,
+        timeout: float = 30.0,
+    ) -> None:
         transport = httpx.HTTPTransport(uds=socket_path) if socket_path else None
+        headers = {"authorization": f"Bearer {token}"} if token else None
         self.url = url
         self._where = socket_path or url
-        self._http = httpx.Client(base_url=url, transport=transport, timeout=timeout)
+        self._http = httpx.Client(
+            base_url=url, transport=transport, headers=headers, timeout=timeout
+        )
 
     def close(self) -> None:
         self._http.close()
@@ -96,23 +107,35 @@ class ApiClient:
 
 
 def find_api(home: Path, explicit: str | None = None) -> ApiClient:
-    """The API named by `--api` (a URL or a Unix socket path), else the one `<home>/api.json` records."""
+    """The API named by `--api` (a URL or a Unix socket path), else the one `<home>/api.json`
+    records. Over TCP the token comes from $NUNET_API_TOKEN, else from `<home>/api.json`."""
+    info_path = home / "api.json"
     if explicit:
         if explicit.startswith(("http://", "https://")):
-            return ApiClient(explicit)
+            token = os.environ.get("NUNET_API_TOKEN") or _read_info(info_path, required=False).get(
+                "token"
+            )
+            return ApiClient(explicit, token=token)
         return ApiClient("http://nunet", socket_path=explicit)
-    info_path = home / "api.json"
-    try:
-        info = json.loads(info_path.read_text())
-    except FileNotFoundError:
-        raise ApiError(
-            "no-node",
-            f"no running node recorded in {info_path}; start one with `nunet run` "
-            "or pass --api ADDRESS",
-        ) from None
-    except (OSError, ValueError) as exc:
-        raise ApiError("no-node", f"{info_path} cannot be read: {exc}") from None
+    info = _read_info(info_path, required=True)
     socket_path = info.get("socket")
     if socket_path and Path(socket_path).exists():
         return ApiClient("http://nunet", socket_path=socket_path)
-    return ApiClient(str(info["url"]))
+    return ApiClient(str(info["url"]), token=info.get("token"))
+
+
+def _read_info(path: Path, *, required: bool) -> dict[str, Any]:
+    try:
+        info = json.loads(path.read_text())
+    except FileNotFoundError:
+        if not required:
+            return {}
+        raise ApiError(
+            "no-node",
+            f"no running node recorded in {path}; start one with `nunet run` or pass --api ADDRESS",
+        ) from None
+    except (OSError, ValueError) as exc:
+        raise ApiError("no-node", f"{path} cannot be read: {exc}") from None
+    if not isinstance(info, dict):
+        raise ApiError("no-node", f"{path} does not describe a node's API")
+    return info

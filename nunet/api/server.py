@@ -1,4 +1,5 @@
-"""Serves the API on a loopback TCP port and the node's Unix socket; records where in <home>/api.json."""
+"""Serves the API on a loopback TCP port and the node's Unix socket; records where (and the
+TCP token) in <home>/api.json."""
 
 from __future__ import annotations
 
@@ -26,9 +27,17 @@ class ApiServer:
     """Listens on `host:port` (0 picks a free port) and, if given, a Unix socket."""
 
     def __init__(
-        self, app: FastAPI, *, host: str, port: int, socket_path: Path | None, info_path: Path
+        self,
+        app: FastAPI,
+        *,
+        host: str,
+        port: int,
+        socket_path: Path | None,
+        info_path: Path,
+        token: str | None = None,
     ) -> None:
         self._app = app
+        self._token = token
         self._host, self._port = host, port
         self._socket_path = socket_path
         self._info_path = info_path
@@ -77,8 +86,12 @@ class ApiServer:
         info = {
             "url": self.url,
             "socket": str(self._socket_path) if self._socket_path else None,
+            "token": self._token,
             "pid": os.getpid(),
         }
+        # The file holds the API token: only the node's owner may read it.
         tmp = self._info_path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(info))
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            json.dump(info, fh)
         os.replace(tmp, self._info_path)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import secrets
 import signal
 import time
 from pathlib import Path
@@ -54,12 +55,14 @@ def run(ctx: CliContext, api_port: int | None) -> None:
 async def _run(home: Path, passphrase: str, config: NodeConfig) -> None:
     node = await Node.open(home, passphrase, config)
     layout = node.layout
+    token = secrets.token_urlsafe(32)  # loopback TCP clients must present it; see nunet.api
     server = ApiServer(
-        create_app(node),
+        create_app(node, token=token),
         host=config.api.host,
         port=config.api.port,
         socket_path=layout.api_socket if config.api.socket else None,
         info_path=layout.api_info,
+        token=token,
     )
     try:
         url = await server.start()

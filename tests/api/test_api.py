@@ -21,9 +21,15 @@ async def node(tmp_path: Path) -> AsyncIterator[Node]:
         yield running
 
 
-def client(node: Node, peer: tuple[str, int] = ("127.0.0.1", 5000)) -> httpx.AsyncClient:
-    transport = httpx.ASGITransport(app=create_app(node), client=peer)
-    return httpx.AsyncClient(transport=transport, base_url="http://nunet")
+TOKEN = "test-token"
+
+
+def client(
+    node: Node, peer: tuple[str, int] = ("127.0.0.1", 5000), token: str | None = TOKEN
+) -> httpx.AsyncClient:
+    transport = httpx.ASGITransport(app=create_app(node, token=TOKEN), client=peer)
+    headers = {"authorization": f"Bearer {token}"} if token else None
+    return httpx.AsyncClient(transport=transport, base_url="http://nunet", headers=headers)
 
 
 async def test_health_names_the_node_and_its_log_head(node: Node) -> None:
@@ -106,6 +112,22 @@ async def test_non_local_clients_are_refused_before_any_route(
     )
     delivered = await events_of(node.log, EnvelopeDelivered)
     assert [e for e in delivered if e.envelope.behavior == "/public/status"] == []
+
+
+@pytest.mark.parametrize("token", [None, "wrong-token", TOKEN + "x"])
+async def test_loopback_tcp_clients_need_the_api_token(node: Node, token: str | None) -> None:
+    async with client(node, token=token) as http:
+        reply = await http.get("/api/v1/health")
+    assert reply.status_code == 401
+    assert reply.json()["error"]["code"] == "unauthenticated"
+    assert "api.json" in reply.json()["error"]["message"]
+
+
+async def test_unix_socket_clients_need_no_token(node: Node) -> None:
+    # A Unix-socket peer has no address; the socket file's mode (0600) is its guard.
+    transport = httpx.ASGITransport(app=create_app(node, token=TOKEN), client=("", 0))
+    async with httpx.AsyncClient(transport=transport, base_url="http://nunet") as http:
+        assert (await http.get("/api/v1/health")).status_code == 200
 
 
 def test_local_client_rule() -> None:

@@ -16,9 +16,10 @@ ADDRESS = "10.203.0.1"  # lives only inside the namespace this test creates
 
 PROBE = """
 import json, sys, httpx
-source, url = sys.argv[1], sys.argv[2]
+source, url, token = sys.argv[1], sys.argv[2], sys.argv[3]
 transport = httpx.HTTPTransport(local_address=source)
-with httpx.Client(transport=transport, timeout=10) as client:
+headers = {"authorization": "Bearer " + token}
+with httpx.Client(transport=transport, timeout=10, headers=headers) as client:
     reply = client.get(url)
 print(json.dumps({"status": reply.status_code, "body": reply.json()}))
 """
@@ -42,7 +43,7 @@ def test_a_client_with_a_non_loopback_address_is_refused(tmp_path: Path) -> None
             def probe(source: str) -> dict[str, object]:
                 url = f"http://{ADDRESS if source != '127.0.0.1' else source}:{port}/api/v1/health"
                 done = subprocess.run(
-                    netns.run(sys.executable, "-c", PROBE, source, url),
+                    netns.run(sys.executable, "-c", PROBE, source, url, "netns-test-token"),
                     capture_output=True,
                     text=True,
                     timeout=30,
@@ -51,7 +52,7 @@ def test_a_client_with_a_non_loopback_address_is_refused(tmp_path: Path) -> None
                 answer: dict[str, object] = json.loads(done.stdout)
                 return answer
 
-            refused = probe(ADDRESS)
+            refused = probe(ADDRESS)  # even with the right token
             assert refused["status"] == 403
             assert ADDRESS in json.dumps(refused["body"])
             allowed = probe("127.0.0.1")

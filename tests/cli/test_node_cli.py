@@ -10,6 +10,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 NUNET = [sys.executable, "-m", "nunet"]
@@ -69,10 +70,21 @@ def test_a_node_answers_the_cli_and_stops_cleanly(
     assert "unknown-behavior" in missing.stderr
     assert "Traceback" not in missing.stderr
 
-    by_tcp = json.loads((home / "api.json").read_text())["url"]
+    info = json.loads((home / "api.json").read_text())
+    assert (home / "api.json").stat().st_mode & 0o077 == 0  # it holds the API token
+    by_tcp = info["url"]
     assert by_tcp.startswith("http://127.0.0.1:")
     via_tcp = nunet(env, "-o", "json", "actor", "cmd", "/public/hello", "--api", by_tcp)
     assert json.loads(via_tcp.stdout)["did"] == node_did
+    # over TCP, a client without the token is turned away
+    stranger = httpx.get(f"{by_tcp}/api/v1/health", timeout=10)
+    assert stranger.status_code == 401
+    with_token = httpx.get(
+        f"{by_tcp}/api/v1/health",
+        headers={"authorization": f"Bearer {info['token']}"},
+        timeout=10,
+    )
+    assert with_token.json()["did"] == node_did
 
     running_node.send_signal(signal.SIGTERM)
     assert running_node.wait(30) == 0
