@@ -14,6 +14,7 @@ from nunet.actor.envelope import DEFAULT_EXPIRY_SECONDS, Envelope
 from nunet.actor.errors import ActorError, ActorStopped, BehaviorFailed, InvokeTimeout, RemoteError
 from nunet.actor.handle import BROADCAST, Handle
 from nunet.actor.mailbox import Mailbox
+from nunet.actor.trace import current_trace, outgoing_trace
 
 if TYPE_CHECKING:
     from nunet.actor.system import ActorSystem
@@ -118,7 +119,7 @@ class Actor:
             behavior_path,
             payload,
             expiry=expiry,
-            trace=trace,
+            trace=outgoing_trace(trace),
             nonce=self.system.next_nonce(),
         )
         await self.system.deliver(envelope)
@@ -152,7 +153,7 @@ class Actor:
             payload,
             expiry=max(timeout, 1.0),
             reply_to=reply_path,
-            trace=trace,
+            trace=outgoing_trace(trace),
             nonce=nonce,
         )
         ticket = system.deadlines.watch(reply, timeout)
@@ -169,7 +170,13 @@ class Actor:
         return unpack_reply(answer)
 
     async def publish(
-        self, topic: str, behavior_path: str, payload: Any = None, *, expiry: float = 30.0
+        self,
+        topic: str,
+        behavior_path: str,
+        payload: Any = None,
+        *,
+        expiry: float = 30.0,
+        trace: str | None = None,
     ) -> None:
         """Broadcast to every actor subscribed to `topic`, on this node and across the swarm."""
         envelope = Envelope.create(
@@ -179,6 +186,7 @@ class Actor:
             payload,
             expiry=expiry,
             topic=topic,
+            trace=outgoing_trace(trace),
             nonce=self.system.next_nonce(),
         )
         await self.system.publish(envelope)
@@ -217,6 +225,7 @@ class Actor:
         except msgspec.ValidationError as exc:
             await self._answer(envelope, error=("invalid-payload", f"{envelope.behavior}: {exc}"))
             return
+        context = current_trace.set(envelope.trace)
         try:
             result = await target.handler(Message(envelope, payload))
         except (BehaviorFailed, RemoteError) as exc:
@@ -228,6 +237,8 @@ class Actor:
         except Exception as exc:
             await self._answer(envelope, error=("internal", f"{type(exc).__name__}: {exc}"))
             raise
+        finally:
+            current_trace.reset(context)
         await self._answer(envelope, result=result)
 
     async def _answer(

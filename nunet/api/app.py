@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 import nunet
 from nunet.actor import Handle
+from nunet.actor.trace import new_trace, parse_traceparent
 from nunet.api.access import LocalAccess
 from nunet.api.errors import describe, error_body, status_for
 from nunet.errors import NunetError
@@ -65,6 +66,12 @@ def _error(exc: NunetError) -> Response:
     return _json(error_body(code, message), status_for(code))
 
 
+def _trace(request: Request) -> str:
+    """The request's W3C traceparent, or a new trace when it brings none."""
+    header = request.headers.get("traceparent")
+    return new_trace() if header is None else parse_traceparent(header)
+
+
 def _handle(model: HandleModel | None) -> Handle | None:
     return None if model is None else Handle(model.did, model.actor, model.node)
 
@@ -102,30 +109,37 @@ def create_app(node: Node, *, token: str | None = None) -> FastAPI:
         )
 
     @app.post(f"{API_PREFIX}/actor/invoke")
-    async def invoke(request: InvokeRequest) -> Response:
+    async def invoke(body: InvokeRequest, request: Request) -> Response:
         try:
+            trace = _trace(request)
             result = await node.invoke_as_user(
-                request.behavior, request.payload, to=_handle(request.to), timeout=request.timeout
+                body.behavior,
+                body.payload,
+                to=_handle(body.to),
+                timeout=body.timeout,
+                trace=trace,
             )
         except NunetError as exc:
             return _error(exc)
-        return _json({"result": result})
+        return _json({"result": result, "trace": trace})
 
     @app.post(f"{API_PREFIX}/actor/send", status_code=202)
-    async def send(request: SendRequest) -> Response:
+    async def send(body: SendRequest, request: Request) -> Response:
         try:
-            await node.send_as_user(request.behavior, request.payload, to=_handle(request.to))
+            trace = _trace(request)
+            await node.send_as_user(body.behavior, body.payload, to=_handle(body.to), trace=trace)
         except NunetError as exc:
             return _error(exc)
-        return _json({"sent": True}, 202)
+        return _json({"sent": True, "trace": trace}, 202)
 
     @app.post(f"{API_PREFIX}/actor/broadcast", status_code=202)
-    async def broadcast(request: BroadcastRequest) -> Response:
+    async def broadcast(body: BroadcastRequest, request: Request) -> Response:
         try:
-            await node.broadcast_as_user(request.topic, request.behavior, request.payload)
+            trace = _trace(request)
+            await node.broadcast_as_user(body.topic, body.behavior, body.payload, trace=trace)
         except NunetError as exc:
             return _error(exc)
-        return _json({"sent": True}, 202)
+        return _json({"sent": True, "trace": trace}, 202)
 
     app.add_middleware(LocalAccess, token=token)
     return app

@@ -221,14 +221,29 @@ class Node:
         return agent
 
     async def invoke_as_user(
-        self, behavior: str, payload: Any = None, *, to: Handle | None = None, timeout: float = 10.0
+        self,
+        behavior: str,
+        payload: Any = None,
+        *,
+        to: Handle | None = None,
+        timeout: float = 10.0,
+        trace: str | None = None,
     ) -> Any:
-        return await self._user().invoke(to or self.node_handle, behavior, payload, timeout=timeout)
+        return await self._user().invoke(
+            to or self.node_handle, behavior, payload, timeout=timeout, trace=trace
+        )
 
     async def send_as_user(
-        self, behavior: str, payload: Any = None, *, to: Handle | None = None
+        self,
+        behavior: str,
+        payload: Any = None,
+        *,
+        to: Handle | None = None,
+        trace: str | None = None,
     ) -> None:
-        await self._user().send(to or self.node_handle, behavior, payload)
+        await self._user().send(to or self.node_handle, behavior, payload, trace=trace)
 
-    async def broadcast_as_user(self, topic: str, behavior: str, payload: Any = None) -> None:
-        await self._user().publish(topic, behavior, payload)
+    async def broadcast_as_user(
+        self, topic: str, behavior: str, payload: Any = None, *, trace: str | None = None
+    ) -> None:
+        await self._user().publish(topic, behavior, payload, trace=trace)

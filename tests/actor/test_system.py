@@ -31,6 +31,7 @@ from nunet.actor.events import (
     EnvelopeRefused,
     EnvelopeSent,
 )
+from nunet.actor.trace import new_trace, trace_id
 from nunet.identity import KeyPair
 from nunet.network import InMemoryNetwork
 from nunet.ucan import grant
@@ -394,3 +395,30 @@ async def test_stopped_actor_no_longer_receives(one_node: NodeUnderTest) -> None
         one_node.log, EnvelopeRefused, lambda e: e.code == "unknown-actor"
     )
     assert refused.behavior == "/public/greet"  # the attempt itself was logged
+
+
+class Relay(Actor):
+    """Forwards /dms/relay/greet to the greeter, to show the trace carrying over a hop."""
+
+    def __init__(self, greeter: Handle) -> None:
+        super().__init__()
+        self.greeter = greeter
+
+    @behavior("/dms/relay/greet")
+    async def relay(self, message: Message) -> Any:
+        return await self.invoke(self.greeter, "/public/greet", {"name": "via relay"})
+
+
+async def test_a_handler_s_calls_carry_its_trace_under_a_new_span(one_node: NodeUnderTest) -> None:
+    greeter = await one_node.system.spawn(Greeter(), "greeter")
+    relay = await one_node.system.spawn(Relay(greeter), "relay")
+    caller = Caller()
+    await one_node.system.spawn(caller, "caller")
+    traceparent = new_trace()
+    assert await caller.invoke(relay, "/dms/relay/greet", trace=traceparent) == "hello via relay"
+    _, hop = await wait_for_event(
+        one_node.log, EnvelopeDelivered, lambda e: e.envelope.behavior == "/public/greet"
+    )
+    assert hop.envelope.trace is not None
+    assert trace_id(hop.envelope.trace) == trace_id(traceparent)
+    assert hop.envelope.trace != traceparent  # same trace, new parent id

@@ -137,3 +137,31 @@ def test_local_client_rule() -> None:
     assert is_local_client(None)  # Unix socket peers have no address
     assert not is_local_client(("192.168.1.2", 1))
     assert not is_local_client(("not-an-ip", 1))
+
+
+async def test_a_traceparent_header_follows_the_call_into_the_log(node: Node) -> None:
+    traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    async with client(node) as http:
+        reply = await http.post(
+            "/api/v1/actor/invoke",
+            json={"behavior": "/public/hello"},
+            headers={"traceparent": traceparent},
+        )
+        assert reply.json()["trace"] == traceparent
+        fresh = (await http.post("/api/v1/actor/invoke", json={"behavior": "/public/hello"})).json()
+    assert fresh["trace"] != traceparent  # a call without one starts its own trace
+    _, delivered = await wait_for_event(
+        node.log, EnvelopeDelivered, lambda e: e.envelope.trace == traceparent
+    )
+    assert delivered.envelope.behavior == "/public/hello"
+
+
+async def test_a_malformed_traceparent_is_a_clear_400(node: Node) -> None:
+    async with client(node) as http:
+        reply = await http.post(
+            "/api/v1/actor/invoke",
+            json={"behavior": "/public/hello"},
+            headers={"traceparent": "not-a-trace"},
+        )
+    assert reply.status_code == 400
+    assert "traceparent" in reply.json()["error"]["message"]
