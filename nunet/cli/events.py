@@ -224,18 +224,19 @@ def record_view(record: EventRecord, catalogue: Catalogue) -> dict[str, Any]:
 
 
 def _plain(value: Any) -> Any:
-    """Builtins for JSON/YAML, with bytes as hex."""
-    return _hex_bytes(msgspec.to_builtins(value, builtin_types=(bytes,)))
-
-
-def _hex_bytes(value: Any) -> Any:
+    """Builtins for JSON/YAML: structs as objects with their field names (even those encoded as
+    arrays on the wire, such as envelopes), bytes as hex."""
+    if isinstance(value, msgspec.Struct):
+        return {name: _plain(getattr(value, name)) for name in value.__struct_fields__}
     if isinstance(value, bytes):
         return value.hex()
     if isinstance(value, dict):
-        return {k: _hex_bytes(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_hex_bytes(v) for v in value]
-    return value
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    return _plain(msgspec.to_builtins(value, builtin_types=(bytes,)))
 
 
 def _iso(timestamp_ns: int) -> str:

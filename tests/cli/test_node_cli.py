@@ -92,6 +92,10 @@ def test_a_node_answers_the_cli_and_stops_cleanly(
     assert not (home / "api.sock").exists()
     verified = nunet(env, "events", "verify")
     assert verified.returncode == 0
+    # the export is self-describing: envelopes come out as objects with named fields
+    exported = nunet(env, "events", "export", "--type", "envelope.delivered").stdout.splitlines()
+    behaviors = {json.loads(line)["event"]["envelope"]["behavior"] for line in exported}
+    assert {"/public/status", "/public/hello", "/dms/node/peers/self"} <= behaviors
     # the node kept its statistics projection live; a replay from zero agrees with it
     replayed = json.loads(nunet(env, "-o", "json", "events", "replay").stdout)
     assert replayed["stored"]["agrees"] is True
