@@ -1,6 +1,7 @@
 """`nunet events`: read, follow, verify, replay and export the node's event log.
 
-Every command opens <home>/log/events.db read-only, so it is safe while the node runs (WAL).
+Every command opens the log read-only, where the node's configuration keeps it
+(<home>/log/events.db by default, or PostgreSQL), so it is safe while the node runs.
 """
 
 from __future__ import annotations
@@ -19,27 +20,27 @@ import yaml
 
 from nunet.catalogue import full_catalogue, known_projections
 from nunet.cli.context import CliContext, NunetGroup, emit, pass_context
-from nunet.eventlog import EventLogError, EventRecord, LogNotFound, open_sqlite_log
+from nunet.eventlog import EventLog, EventLogError, EventRecord, LogNotFound
 from nunet.eventlog.catalogue import Catalogue
 from nunet.eventlog.projection import replay
 from nunet.eventlog.projection_store import SQLiteProjectionStore
-from nunet.eventlog.sqlite import SQLiteEventLog
 from nunet.eventlog.verify import TrustedHead, verify_log
+from nunet.node import NodeLayout, load_config, open_node_log
 
 T = TypeVar("T")
 
 
 def log_path(ctx: CliContext) -> Path:
-    return ctx.home / "log" / "events.db"
+    return NodeLayout(ctx.home).log
 
 
 def projections_path(ctx: CliContext) -> Path:
-    return ctx.home / "log" / "projections.db"
+    return NodeLayout(ctx.home).projections
 
 
 @click.group("events", cls=NunetGroup)
 def events() -> None:
-    """Inspect the node's event log (<home>/log/events.db), read-only."""
+    """Inspect the node's event log, read-only (safe while the node runs)."""
 
 
 @events.command("tail")
@@ -61,7 +62,7 @@ def tail(
     catalogue = full_catalogue()
     wanted = set(types) or None
 
-    async def print_records(log: SQLiteEventLog) -> None:
+    async def print_records(log: EventLog) -> None:
         printed = 0
         source = log.tail(from_seq) if follow else log.read(from_seq, None, wanted)
         async for record in source:
@@ -81,7 +82,7 @@ def tail(
 def show(ctx: CliContext, seq: int) -> None:
     """Print record SEQ with its decoded payload."""
 
-    async def get(log: SQLiteEventLog) -> tuple[EventRecord | None, int]:
+    async def get(log: EventLog) -> tuple[EventRecord | None, int]:
         return await log.get(seq), (await log.head())[0]
 
     record, head = _with_log(ctx, get)
@@ -109,7 +110,7 @@ def verify(ctx: CliContext, checkpoint: str | None, signer: str | None) -> None:
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--checkpoint") from None
 
-    async def check(log: SQLiteEventLog) -> Any:
+    async def check(log: EventLog) -> Any:
         return await verify_log(
             log, trusted_checkpoint=trusted, signer=signer, catalogue=full_catalogue()
         )
@@ -150,7 +151,7 @@ def replay_command(ctx: CliContext, name: str) -> None:
     """Rebuild a projection from seq 1, print it, and compare it with the stored one."""
     projection = known_projections()[name]()
 
-    async def rebuild(log: SQLiteEventLog) -> dict[str, Any]:
+    async def rebuild(log: EventLog) -> dict[str, Any]:
         position, state = await replay(log, projection)
         result: dict[str, Any] = {
             "projection": name,
@@ -188,7 +189,7 @@ def export(ctx: CliContext, from_seq: int, to_seq: int | None, types: tuple[str,
     """Write records as JSON lines (whatever --output says)."""
     catalogue = full_catalogue()
 
-    async def write(log: SQLiteEventLog) -> None:
+    async def write(log: EventLog) -> None:
         async for record in log.read(from_seq, to_seq, set(types) or None):
             click.echo(json.dumps(record_view(record, catalogue), sort_keys=True))
 
@@ -275,14 +276,22 @@ async def _stored_projection(path: Path, name: str) -> tuple[int, bytes] | None:
 
 def _with_log(
     ctx: CliContext,
-    action: Callable[[SQLiteEventLog], Awaitable[T]],
+    action: Callable[[EventLog], Awaitable[T]],
     *,
     poll_interval: float = 0.2,
 ) -> T:
     """Open the log read-only, run `action`, close; domain errors become CLI errors."""
 
+    layout = NodeLayout(ctx.home)
+    config = load_config(layout.config)
+
     async def run() -> T:
-        log = await open_sqlite_log(log_path(ctx), read_only=True, poll_interval=poll_interval)
+        node_did = ""
+        if config.log.store != "sqlite":  # other stores keep many nodes' logs, one per DID
+            node_did = ctx.public_keystore().did(config.node_key)
+        log = await open_node_log(
+            layout, config, node_did, read_only=True, poll_interval=poll_interval
+        )
         try:
             return await action(log)
         finally:

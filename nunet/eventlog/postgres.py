@@ -17,7 +17,7 @@ import asyncpg
 from msgspec.structs import astuple
 
 from nunet.eventlog.chain import ZERO_HASH, hash_matches, seal
-from nunet.eventlog.errors import CorruptLog, LogClosed, LogLocked, WriteFailed
+from nunet.eventlog.errors import CorruptLog, LogClosed, LogIsReadOnly, LogLocked, WriteFailed
 from nunet.eventlog.event import EncodedEvent, Event, EventEncoder, EventRecord
 from nunet.eventlog.feed import LiveFeed
 from nunet.eventlog.log import EventLog
@@ -66,6 +66,7 @@ class PostgresEventLog(EventLog):
 
     def __init__(self, log_name: str, writer: Any, readers: Any) -> None:
         self.log_name = log_name
+        self.read_only = writer is None
         self._conn = writer
         self._readers = readers
         self._loop = asyncio.get_running_loop()
@@ -80,8 +81,16 @@ class PostgresEventLog(EventLog):
         self._writer: asyncio.Task[None] | None = None
 
     @classmethod
-    async def open(cls, dsn: str, *, log_name: str = "node") -> PostgresEventLog:
-        """Open (creating the table if needed) the log `log_name` in the database at `dsn`."""
+    async def open(
+        cls, dsn: str, *, log_name: str = "node", read_only: bool = False
+    ) -> PostgresEventLog:
+        """Open (creating the table if needed) the log `log_name` in the database at `dsn`.
+
+        `read_only` opens a view for another process (the CLI, an auditor): no writer lock, no
+        appends, and `tail` polls the table for what the writer commits.
+        """
+        if read_only:
+            return cls(log_name, None, await asyncpg.create_pool(dsn, min_size=1, max_size=2))
         writer = await asyncpg.connect(dsn)
         try:
             async with writer.transaction():
@@ -143,9 +152,14 @@ class PostgresEventLog(EventLog):
     async def head(self) -> tuple[int, bytes]:
         if self._closed:
             raise LogClosed(f"log {self.log_name!r} is closed")
+        if self.read_only:
+            last = await self._read_last()
+            return (0, ZERO_HASH) if last is None else (last.seq, last.hash)
         return self._head
 
     def _check_writable(self) -> None:
+        if self.read_only:
+            raise LogIsReadOnly(f"log {self.log_name!r} is open read-only")
         if self._closing:
             raise LogClosed(f"log {self.log_name!r} is closed")
 
@@ -229,7 +243,8 @@ class PostgresEventLog(EventLog):
         return read_pages(self._read_page, from_seq, to_seq, types)
 
     def tail(self, from_seq: int = 1) -> AsyncIterator[EventRecord]:
-        return tail_records(self._read_page, self._feed, from_seq, poll_interval=0.2)
+        feed = None if self.read_only else self._feed
+        return tail_records(self._read_page, feed, from_seq, poll_interval=0.2)
 
     async def close(self) -> None:
         if self._closed:
@@ -241,4 +256,5 @@ class PostgresEventLog(EventLog):
         self._closed = True
         self._feed.close()
         await self._readers.close()
-        await self._conn.close()  # ends the session, releasing the advisory lock
+        if self._conn is not None:
+            await self._conn.close()  # ends the session, releasing the advisory lock

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
 import yaml
@@ -35,6 +35,10 @@ class RateConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 class LogConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     checkpoint_every_records: Annotated[int, msgspec.Meta(ge=1)] = 10_000
     checkpoint_every_seconds: Positive = 60.0
+    # sqlite: <home>/log/events.db (the embedded default). postgres: the table nunet_events in
+    # the database at postgres_dsn, this node's records under its DID (scale-out).
+    store: Literal["sqlite", "postgres"] = "sqlite"
+    postgres_dsn: str | None = None
 
 
 class SupervisionConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -55,6 +59,8 @@ class NodeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     clock_skew_seconds: Positive = 30.0
 
     def __post_init__(self) -> None:
+        if self.log.store == "postgres" and not self.log.postgres_dsn:
+            raise ConfigError("log.postgres_dsn: required when log.store is postgres")
         try:
             address = ipaddress.ip_address(self.api.host)
         except ValueError:

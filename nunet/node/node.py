@@ -29,11 +29,12 @@ from nunet.eventlog import (
     EventLogError,
     ProjectionRunner,
     SQLiteProjectionStore,
-    open_sqlite_log,
 )
 from nunet.identity import KeyPair, KeyStore
 from nunet.network import InMemoryNetwork, InMemoryTransport, Transport
 from nunet.node.config import NodeConfig
+from nunet.node.event_store import open_node_log
+from nunet.node.layout import NodeLayout
 from nunet.node.node_actor import NODE_ACTOR_ID, NodeActor
 from nunet.node.user_agent import USER_ACTOR_ID, UserAgent
 from nunet.ucan import CapabilityContext, FileAnchorStore, anchor_path
@@ -52,21 +53,6 @@ async def _final_checkpoint(task: asyncio.Task[None], checkpointer: Checkpointer
     await asyncio.wait({task})
     with contextlib.suppress(EventLogError):
         await checkpointer.checkpoint()
-
-
-class NodeLayout:
-    """Where a node keeps its files under its home directory."""
-
-    def __init__(self, home: Path) -> None:
-        self.home = home
-        self.keys = home / "keys"
-        self.cap = home / "cap"
-        self.log = home / "log" / "events.db"
-        self.projections = home / "log" / "projections.db"
-        self.store = home / "store.db"
-        self.config = home / "config.yaml"
-        self.api_info = home / "api.json"
-        self.api_socket = home / "api.sock"
 
 
 class Node:
@@ -112,7 +98,7 @@ class Node:
         key = keystore.load(config.node_key)
         user_key = keystore.load(config.user_key)
         async with AsyncExitStack() as exits:
-            log = await open_sqlite_log(layout.log)
+            log = await open_node_log(layout, config, key.did)
             exits.push_async_callback(log.close)
             store = await SQLiteDocumentStore.open(layout.store)
             exits.push_async_callback(store.close)

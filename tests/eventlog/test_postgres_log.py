@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import asyncpg
 import pytest
 
-from nunet.eventlog import EventLog
+from nunet.eventlog import EventLog, LogIsReadOnly, verify_log
 from nunet.eventlog.postgres import PostgresEventLog
 from tests.eventlog.contract import EventLogContract, LogBackend
+from tests.eventlog.samples import Pinged
 
 
 class PostgresBackend(LogBackend):
@@ -50,3 +52,24 @@ class TestPostgresEventLog(EventLogContract):
     @pytest.fixture
     def backend(self, postgres_dsn: str) -> LogBackend:
         return PostgresBackend(postgres_dsn)
+
+
+async def test_a_read_only_view_sees_and_tails_what_the_writer_commits(postgres_dsn: str) -> None:
+    name = f"view-{uuid.uuid4().hex[:8]}"
+    writer = await PostgresEventLog.open(postgres_dsn, log_name=name)
+    view = await PostgresEventLog.open(postgres_dsn, log_name=name, read_only=True)
+    try:
+        first = await writer.append(Pinged(n=1))
+        assert await view.head() == (first.seq, first.hash)
+        with pytest.raises(LogIsReadOnly):
+            await view.append(Pinged(n=2))
+        tail = view.tail(1)
+        async with asyncio.timeout(10):
+            assert (await anext(tail)).hash == first.hash
+            second = await writer.append(Pinged(n=2))
+            assert (await anext(tail)).hash == second.hash  # picked up by polling
+        await tail.aclose()  # type: ignore[attr-defined]
+        assert (await verify_log(view)).ok
+    finally:
+        await view.close()
+        await writer.close()

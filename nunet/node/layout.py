@@ -1,0 +1,20 @@
+"""Where a node keeps its files under its home directory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class NodeLayout:
+    """Where a node keeps its files under its home directory."""
+
+    def __init__(self, home: Path) -> None:
+        self.home = home
+        self.keys = home / "keys"
+        self.cap = home / "cap"
+        self.log = home / "log" / "events.db"
+        self.projections = home / "log" / "projections.db"
+        self.store = home / "store.db"
+        self.config = home / "config.yaml"
+        self.api_info = home / "api.json"
+        self.api_socket = home / "api.sock"
