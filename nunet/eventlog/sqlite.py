@@ -33,6 +33,11 @@ from nunet.eventlog.sqlite_writer import Committed, Failed
 # A queued submission: one encoded event, or a list of them (append_many), with its future.
 _Submission = tuple[EncodedEvent | list[EncodedEvent], "asyncio.Future[Any]"]
 _PART = 128  # records per frame: the writer inserts a part while the loop seals the next
+# Group-commit pacing: a batch follows the previous one by at least this long unless a full
+# part is waiting. Each batch costs the loop a pipe write and read that wake the writer (tens
+# of microseconds); under a steady trickle of appends (traced actor messages) batches of a few
+# records would spend more on that than on the records. An idle log is not delayed.
+_MIN_BATCH_INTERVAL = 0.0005
 
 
 class _Batch:
@@ -88,6 +93,9 @@ class SQLiteEventLog(EventLog):
         self._open: _Batch | None = None
         self._in_flight: _Batch | None = None
         self._end_scheduled = False
+        self._last_batch_at = float("-inf")  # loop time the last batch was handed over
+        self._paced: asyncio.TimerHandle | None = None  # the next batch, held back for pacing
+        self._queued_waited_on = False  # someone awaits a queued append: do not hold it back
         self._idle_waiters: list[asyncio.Future[None]] = []
         self._writer_lost: WriteFailed | None = None
         self._settling: asyncio.Task[None] | None = None
@@ -140,14 +148,17 @@ class SQLiteEventLog(EventLog):
     # -- appending ---------------------------------------------------------------------------
 
     def append_nowait(self, event: Event, *, actor: str = "") -> asyncio.Future[EventRecord]:
+        return self._submit(event, actor, waited_on=False)
+
+    async def append(self, event: Event, *, actor: str = "") -> EventRecord:
+        return await self._submit(event, actor, waited_on=True)
+
+    def _submit(self, event: Event, actor: str, *, waited_on: bool) -> asyncio.Future[EventRecord]:
         self._check_writable()
         encoded = self._encoder.encode(event, actor)
         future: asyncio.Future[EventRecord] = self._loop.create_future()
-        self._enqueue((encoded, future), 1)
+        self._enqueue((encoded, future), 1, waited_on=waited_on)
         return future
-
-    async def append(self, event: Event, *, actor: str = "") -> EventRecord:
-        return await self.append_nowait(event, actor=actor)
 
     async def append_many(self, events: Sequence[Event], *, actor: str = "") -> list[EventRecord]:
         self._check_writable()
@@ -156,7 +167,7 @@ class SQLiteEventLog(EventLog):
         encode = self._encoder.encode
         batch = [encode(event, actor) for event in events]
         future: asyncio.Future[list[EventRecord]] = self._loop.create_future()
-        self._enqueue((batch, future), len(batch))
+        self._enqueue((batch, future), len(batch), waited_on=True)
         return await future
 
     async def head(self) -> tuple[int, bytes]:
@@ -167,6 +178,8 @@ class SQLiteEventLog(EventLog):
         """
         self._check_open()
         if not self.read_only:
+            if self._paced is not None:
+                self._start_paced_batch()  # someone waits now
             newest = self._newest_pending()
             if newest is not None:  # answers come in order: it settles after all before it
                 await asyncio.wait([newest])
@@ -201,11 +214,18 @@ class SQLiteEventLog(EventLog):
     # writer answers. Appends made meanwhile queue up and become the next batch, which is
     # sealed after the committed head; a failed batch therefore never needs re-sealing.
 
-    def _enqueue(self, submission: _Submission, count: int) -> None:
+    def _enqueue(self, submission: _Submission, count: int, *, waited_on: bool) -> None:
         self._queued.append(submission)
         self._queued_events += count
+        self._queued_waited_on |= waited_on
         if self._in_flight is not None:
             return  # the writer's answer starts the next batch
+        if self._paced is not None:
+            if self._queued_events >= _PART or waited_on:
+                self._start_paced_batch()  # no reason to hold it back any longer
+            return
+        if not self._end_scheduled and self._open is None and self._pace():
+            return
         if not self._end_scheduled:
             self._end_scheduled = True
             self._loop.call_soon(self._end_batch)  # not now: appends of this turn join in
@@ -230,6 +250,7 @@ class SQLiteEventLog(EventLog):
         submissions, self._queued = self._queued, []
         batch.events += self._queued_events
         self._queued_events = 0
+        self._queued_waited_on = False
         batch.submissions += submissions
         sent = False  # a part, which carries the end of the batch if this ends it
         if submissions and batch.failure is None:
@@ -245,6 +266,7 @@ class SQLiteEventLog(EventLog):
         if ends_batch or batch.failure is not None:
             self._open = None
             self._in_flight = batch
+            self._last_batch_at = self._loop.time()
 
     def _seal_and_send(
         self, batch: _Batch, submissions: list[_Submission], ends_batch: bool
@@ -303,10 +325,35 @@ class SQLiteEventLog(EventLog):
     def _start_next_batch(self) -> None:
         if not self._queued:
             return  # the next append schedules the batch
+        if not self._pace():
+            self._begin_batch()
+
+    def _pace(self) -> bool:
+        """Hold the next batch back until _MIN_BATCH_INTERVAL after the last; True if held.
+
+        Only fire-and-forget appends are held: once someone awaits an append (append(),
+        append_many(), head()), its batch goes at once.
+        """
+        due = self._last_batch_at + _MIN_BATCH_INTERVAL
+        if self._queued_waited_on or self._queued_events >= _PART or self._loop.time() >= due:
+            return False
+        self._paced = self._loop.call_at(due, self._start_paced_batch)
+        return True
+
+    def _begin_batch(self) -> None:
         self._send_queued(ends_batch=False)
         if not self._end_scheduled:
             self._end_scheduled = True
             self._loop.call_soon(self._end_batch)  # after the appends that _deliver wakes
+
+    def _start_paced_batch(self) -> None:
+        if self._paced is not None:
+            self._paced.cancel()
+            self._paced = None
+        if self._queued and self._in_flight is None and self._writer_lost is None:
+            # It has gathered for a while already: send and end it in one write.
+            self._send_queued(ends_batch=True)
+        self._wake_if_idle()
 
     def _deliver(self, submissions: list[_Submission], records: list[EventRecord]) -> None:
         """Resolve each submission's future with its records, then feed the live tails."""
@@ -332,6 +379,9 @@ class SQLiteEventLog(EventLog):
         )
         queued, self._queued = self._queued, []
         _fail(queued, lost)
+        if self._paced is not None:
+            self._paced.cancel()
+            self._paced = None
         if self._open is not None:  # its last part was never sent, so it was never committed
             _fail(self._open.submissions, lost)
             self._open = None
@@ -370,6 +420,7 @@ class SQLiteEventLog(EventLog):
             or self._open is not None
             or self._in_flight is not None
             or self._end_scheduled
+            or self._paced is not None
             or self._settling is not None
         )
 

@@ -360,3 +360,29 @@ async def exited(pid: int) -> None:
     finally:
         loop.remove_reader(fd)
         os.close(fd)
+
+
+async def test_a_trickle_of_unawaited_appends_is_committed_in_groups_and_in_time(
+    tmp_path: Path,
+) -> None:
+    # Traced actor messages: nobody awaits them, they arrive one per loop turn. They are paced
+    # into batches (not one commit each) and still all committed without anyone waiting.
+    log = await open_sqlite_log(tmp_path / "events.db")
+    batches: list[int] = []
+    try:
+        tail = log.tail(1)
+        for i in range(200):
+            log.append_nowait(Pinged(n=i))
+            await asyncio.sleep(0)  # one loop turn between appends, like an actor's messages
+        seen = 0
+        async with asyncio.timeout(WAIT_S):
+            async for record in tail:
+                seen += 1
+                if not batches or batches[-1] != record.timestamp:
+                    batches.append(record.timestamp)  # one timestamp per batch
+                if seen == 200:
+                    break
+        await tail.aclose()  # type: ignore[attr-defined]
+    finally:
+        await log.close()
+    assert len(batches) < 50  # grouped: far fewer commits than appends
