@@ -337,7 +337,7 @@ class SQLiteEventLog(EventLog):
         due = self._last_batch_at + _MIN_BATCH_INTERVAL
         if self._queued_waited_on or self._queued_events >= _PART or self._loop.time() >= due:
             return False
-        self._paced = self._loop.call_at(due, self._start_paced_batch)
+        self._paced = self._loop.call_at(due, self._paced_batch_due)
         return True
 
     def _begin_batch(self) -> None:
@@ -346,14 +346,23 @@ class SQLiteEventLog(EventLog):
             self._end_scheduled = True
             self._loop.call_soon(self._end_batch)  # after the appends that _deliver wakes
 
-    def _start_paced_batch(self) -> None:
+    def _start_paced_batch(self, *, held_long_enough: bool = False) -> None:
+        """Start the held-back batch: at its time (gathered long enough: send and end it in one
+        write), or early because a part is full or someone awaits (it keeps growing until the
+        end of this loop turn, as any batch does)."""
         if self._paced is not None:
             self._paced.cancel()
             self._paced = None
         if self._queued and self._in_flight is None and self._writer_lost is None:
-            # It has gathered for a while already: send and end it in one write.
-            self._send_queued(ends_batch=True)
+            if held_long_enough:
+                self._send_queued(ends_batch=True)
+            else:
+                self._begin_batch()
         self._wake_if_idle()
+
+    def _paced_batch_due(self) -> None:
+        self._paced = None
+        self._start_paced_batch(held_long_enough=True)
 
     def _deliver(self, submissions: list[_Submission], records: list[EventRecord]) -> None:
         """Resolve each submission's future with its records, then feed the live tails."""
