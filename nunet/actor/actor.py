@@ -138,13 +138,8 @@ class Actor:
         nonce = system.next_nonce()
         reply_path = REPLY_PREFIX + nonce.hex()
         reply: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-
-        async def on_reply(message: Message) -> None:
-            if not reply.done():
-                reply.set_result(message.payload)
-
         self.behaviors.add(
-            Behavior(reply_path, on_reply, one_shot=True, senders=frozenset((to.did,)), inline=True)
+            Behavior(reply_path, None, one_shot=True, senders=frozenset((to.did,)), settles=reply)
         )
         envelope = Envelope.create(
             self.handle,
@@ -201,6 +196,13 @@ class Actor:
     def enqueue(self, envelope: Envelope, target: Behavior) -> None:
         self._mailbox.put_nowait((envelope, target))
 
+    def try_enqueue(self, envelope: Envelope, target: Behavior) -> bool:
+        """Queue a message if the mailbox has room; False if it is full."""
+        if self._mailbox.full():
+            return False
+        self._mailbox.put_nowait((envelope, target))
+        return True
+
     async def enqueue_wait(self, envelope: Envelope, target: Behavior) -> None:
         """Queue a message, waiting while the mailbox is full (back-pressure on the sender)."""
         mailbox = self._mailbox
@@ -225,6 +227,7 @@ class Actor:
         except msgspec.ValidationError as exc:
             await self._answer(envelope, error=("invalid-payload", f"{envelope.behavior}: {exc}"))
             return
+        assert target.handler is not None  # reply behaviors are settled, never queued
         context = current_trace.set(envelope.trace)
         try:
             result = await target.handler(Message(envelope, payload))

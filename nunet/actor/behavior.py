@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -34,17 +35,21 @@ class Behavior:
     `payload_type` is a msgspec-convertible type the payload must fit (a bad payload is answered
     with an `invalid-payload` error and never reaches the handler). `public` behaviors need no
     capability. `senders`, when set, is the only DIDs allowed to invoke it (one-shot reply
-    behaviors accept only the actor the request went to). `inline` handlers run at dispatch
-    without queueing in the mailbox; they must not block.
+    behaviors accept only the actor the request went to). A reply behavior has no handler: it
+    `settles` the caller's future with the payload at dispatch, without the mailbox.
     """
 
     path: str
-    handler: Handler
+    handler: Handler | None
     payload_type: Any = None
     public: bool = False
     one_shot: bool = False
     senders: frozenset[str] | None = None
-    inline: bool = False
+    settles: asyncio.Future[Any] | None = None
+
+    def __post_init__(self) -> None:
+        if (self.handler is None) == (self.settles is None):
+            raise ValueError(f"behavior {self.path} needs either a handler or a future to settle")
 
     @property
     def needs_capability(self) -> bool:

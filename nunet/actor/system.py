@@ -17,7 +17,7 @@ import msgspec
 import structlog
 
 from nunet.actor.actor import Actor
-from nunet.actor.behavior import Behavior, Message
+from nunet.actor.behavior import Behavior
 from nunet.actor.deadlines import Deadlines
 from nunet.actor.envelope import (
     MAX_ENVELOPE_BYTES,
@@ -379,9 +379,11 @@ class ActorSystem:
     async def _hand_over(self, running: _Running, envelope: Envelope, target: Behavior) -> None:
         if target.one_shot:
             running.actor.behaviors.remove(target.path)
-        if target.inline:
-            await target.handler(Message(envelope, envelope.payload))
-        else:
+        settles = target.settles
+        if settles is not None:
+            if not settles.done():
+                settles.set_result(envelope.payload)
+        elif not running.actor.try_enqueue(envelope, target):
             await running.actor.enqueue_wait(envelope, target)
 
     def _refused(self, exc: EnvelopeRejected, envelope: Envelope, data: bytes) -> None:
