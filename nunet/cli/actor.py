@@ -9,7 +9,7 @@ import click
 import yaml
 
 from nunet.api import find_api
-from nunet.cli.context import CliContext, NunetGroup, emit, pass_context
+from nunet.cli.context import CliContext, NunetGroup, emit, output_option, pass_context
 
 
 def parse_args(pairs: tuple[str, ...], payload: str | None) -> Any:
@@ -64,6 +64,7 @@ def actor() -> None:
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True, max=300), default=10.0)
 @_api_option
 @pass_context
+@output_option
 def cmd(
     ctx: CliContext,
     behavior: str,
@@ -86,6 +87,7 @@ def cmd(
 @_to_option
 @_api_option
 @pass_context
+@output_option
 def send(
     ctx: CliContext,
     behavior: str,
@@ -108,6 +110,7 @@ def send(
 @_payload_option
 @_api_option
 @pass_context
+@output_option
 def broadcast(
     ctx: CliContext,
     topic: str,

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import json
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 import yaml
@@ -105,3 +108,29 @@ def _plain(value: Any) -> Any:
 
 
 pass_context = click.make_pass_decorator(CliContext)
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def output_option(command: F) -> F:
+    """`--output/-o` on a command itself (`nunet actor cmd X -o json`), overriding the global one.
+
+    Goes between `@pass_context` and the function.
+    """
+
+    @functools.wraps(command)
+    def with_output(ctx: CliContext, *args: Any, output: str | None, **kwargs: Any) -> Any:
+        if output is not None:
+            ctx = dataclasses.replace(ctx, output=output)
+        return command(ctx, *args, **kwargs)
+
+    option = click.option(
+        "--output",
+        "-o",
+        "output",
+        type=click.Choice(OUTPUT_FORMATS),
+        default=None,
+        help="Output format (overrides the global --output).",
+    )
+    return option(with_output)  # type: ignore[return-value]

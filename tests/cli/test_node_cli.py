@@ -54,7 +54,7 @@ def test_a_node_answers_the_cli_and_stops_cleanly(
 
     status = json.loads(nunet(env, "-o", "json", "actor", "cmd", "/public/status").stdout)
     assert status["did"] == node_did
-    hello = json.loads(nunet(env, "-o", "json", "actor", "cmd", "/public/hello").stdout)
+    hello = json.loads(nunet(env, "actor", "cmd", "/public/hello", "--output", "json").stdout)
     assert hello["node"] == node_did
     me = json.loads(nunet(env, "-o", "json", "actor", "cmd", "/dms/node/peers/self").stdout)
     assert me["did"] == node_did
