@@ -257,10 +257,14 @@ class ActorSystem:
         if topic is None:
             raise ActorError("a broadcast envelope needs a topic")
         now = self._clock()
+        try:
+            self._guard.admit_local(envelope, now)  # once per broadcast, not per subscriber
+        except EnvelopeRejected as exc:
+            self._refused(exc, envelope, b"")
+            raise
         for actor_id in list(self._topics.get(topic, ())):
             try:
                 running, target = self._route(envelope, actor_id)
-                self._guard.admit_local(envelope, now)
                 self._guard.authorize(envelope, target, now)
             except EnvelopeRejected as exc:
                 self._refused(exc, envelope, b"")

@@ -19,6 +19,7 @@ from nunet.actor import (
     Handle,
     InvokeTimeout,
     Message,
+    RateLimited,
     RemoteError,
     behavior,
     seal,
@@ -422,3 +423,42 @@ async def test_a_handler_s_calls_carry_its_trace_under_a_new_span(one_node: Node
     assert hop.envelope.trace is not None
     assert trace_id(hop.envelope.trace) == trace_id(traceparent)
     assert hop.envelope.trace != traceparent  # same trace, new parent id
+
+
+async def test_a_broadcast_is_charged_once_however_many_local_subscribers(
+    tmp_path: Path,
+) -> None:
+    class Counting:
+        def __init__(self) -> None:
+            self.charged = 0
+
+        def refuse(self, sender: str, topic: str | None, now: float) -> str | None:
+            self.charged += 1
+            return None
+
+    rates = Counting()
+    async with running_node(InMemoryNetwork(), tmp_path, rates=rates) as node:
+        subscribers = [Greeter() for _ in range(3)]
+        for i, subscriber in enumerate(subscribers):
+            await node.system.spawn(subscriber, f"sub{i}")
+            await subscriber.subscribe("swarm.greetings")
+        stranger = KeyPair.generate()
+        node.anchors.add_root(stranger.did)
+        publisher = Caller()
+        await node.system.spawn(publisher, "publisher", key=stranger)
+        await publisher.publish("swarm.greetings", "/public/greet", {"name": "all"})
+        for subscriber in subscribers:
+            await asyncio.wait_for(subscriber.got.wait(), 5)
+        assert rates.charged == 1
+
+
+async def test_a_refused_broadcast_tells_the_publisher(tmp_path: Path) -> None:
+    class RefuseAll:
+        def refuse(self, sender: str, topic: str | None, now: float) -> str | None:
+            return "topic limit"
+
+    async with running_node(InMemoryNetwork(), tmp_path, rates=RefuseAll()) as node:
+        publisher = Caller()
+        await node.system.spawn(publisher, "publisher", key=KeyPair.generate())
+        with pytest.raises(RateLimited, match="topic limit"):
+            await publisher.publish("swarm.greetings", "/public/greet", {"name": "x"})
