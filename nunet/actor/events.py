@@ -37,7 +37,8 @@ class EnvelopeRefused(Event, frozen=True, kw_only=True):
     """An envelope failed a check and never reached a handler.
 
     `code` is the machine reason (bad-signature, expired, replayed, unauthorized, ...), `data`
-    the bytes as received (cut to `data_limit`), so nothing sent to the node is lost unseen.
+    the bytes as received (cut to 64 KiB), so nothing sent to the node is lost unseen; for an
+    envelope between this node's own actors, its canonical body.
     """
 
     TYPE: ClassVar[str] = "envelope.refused"

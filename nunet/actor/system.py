@@ -23,6 +23,7 @@ from nunet.actor.envelope import (
     MAX_ENVELOPE_BYTES,
     Envelope,
     NonceSource,
+    canonical_body,
     peek_sender,
     seal,
     unseal,
@@ -239,7 +240,6 @@ class ActorSystem:
     async def deliver(self, envelope: Envelope) -> None:
         """Route an envelope from one of this node's actors to its recipient, here or remote."""
         if envelope.recipient.node == self.address:
-            self._record(EnvelopeDelivered(envelope=envelope), str(envelope.sender))
             await self._accept_local(envelope)
             return
         data = self._seal(envelope)
@@ -294,9 +294,11 @@ class ActorSystem:
             self._guard.admit_local(envelope, now)
             self._guard.authorize(envelope, target, now)
         except EnvelopeRejected as exc:
-            self._refused(exc, envelope, b"")
+            # Never on the wire, so the refusal keeps the envelope's canonical body instead.
+            self._refused(exc, envelope, canonical_body(envelope))
             await self._answer_refusal(envelope, exc)
             return
+        self._record(EnvelopeDelivered(envelope=envelope), str(envelope.sender))
         await self._hand_over(running, envelope, target)
 
     async def _receive_direct(self, data: bytes) -> bytes | None:

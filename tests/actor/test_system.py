@@ -395,7 +395,8 @@ async def test_stopped_actor_no_longer_receives(one_node: NodeUnderTest) -> None
     _, refused = await wait_for_event(
         one_node.log, EnvelopeRefused, lambda e: e.code == "unknown-actor"
     )
-    assert refused.behavior == "/public/greet"  # the attempt itself was logged
+    assert refused.behavior == "/public/greet"  # the attempt itself was logged, whole:
+    assert msgspec.msgpack.decode(refused.data, type=Envelope).payload == {"name": "x"}
 
 
 class Relay(Actor):
