@@ -254,13 +254,42 @@ def _print_line(ctx: CliContext, view: dict[str, Any]) -> None:
     elif ctx.output == "yaml":
         click.echo("---\n" + yaml.safe_dump(view, sort_keys=False).rstrip())
     else:
-        body = view.get("event", view.get("payload_hex", ""))
-        if not isinstance(body, str):
-            body = json.dumps(body, sort_keys=True, separators=(",", ":"))
+        body = _summary(view["type"], view.get("event"))
+        if body is None:
+            body = view.get("event", view.get("payload_hex", ""))
+            if not isinstance(body, str):
+                body = json.dumps(body, sort_keys=True, separators=(",", ":"))
         actor = view["actor"] or "-"
         click.echo(
             f"{view['seq']:>8}  {view['time']}  {view['type']} v{view['version']}  {actor}  {body}"
         )
+
+
+def _summary(event_type: str, event: Any) -> str | None:
+    """One readable line for the envelope events people scan a log for; None: print it whole."""
+    if not isinstance(event, dict):
+        return None
+    if event_type == "envelope.delivered":
+        envelope = event["envelope"]
+        payload = json.dumps(envelope["payload"], sort_keys=True, separators=(",", ":"))
+        behavior = "reply" if envelope["in_reply_to"] else envelope["behavior"]
+        return (
+            f"{envelope['sender']['actor']} -> {envelope['recipient']['actor']} "
+            f"{behavior} {_cut(payload)}"
+        )
+    if event_type == "envelope.sent":
+        return (
+            f"-> {event['recipient_node']} {event['behavior']} ({len(event['sealed']) // 2} bytes)"
+        )
+    if event_type == "envelope.received":
+        return f"<- {event['sender_did']} {event['behavior']} ({len(event['sealed']) // 2} bytes)"
+    if event_type == "envelope.refused":
+        return f"{event['code']}: {event['reason']}"
+    return None
+
+
+def _cut(text: str, limit: int = 160) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 async def _stored_projection(path: Path, name: str) -> tuple[int, bytes] | None:

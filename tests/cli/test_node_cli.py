@@ -92,6 +92,11 @@ def test_a_node_answers_the_cli_and_stops_cleanly(
     assert not (home / "api.sock").exists()
     verified = nunet(env, "events", "verify")
     assert verified.returncode == 0
+    # people read the tail: envelopes as one line each, who -> whom, what
+    tail = nunet(env, "events", "tail").stdout
+    assert "user -> node /public/status" in tail
+    assert "node -> user reply" in tail
+    assert "unknown-behavior: actor 'node' has no behavior /dms/no/such/thing" in tail
     # the export is self-describing: envelopes come out as objects with named fields
     exported = nunet(env, "events", "export", "--type", "envelope.delivered").stdout.splitlines()
     behaviors = {json.loads(line)["event"]["envelope"]["behavior"] for line in exported}
