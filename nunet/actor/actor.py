@@ -193,9 +193,6 @@ class Actor:
         await self.system.unsubscribe(self.handle.actor, topic)
 
     # -- the mailbox loop (driven by the system) ---------------------------------------------
-    def enqueue(self, envelope: Envelope, target: Behavior) -> None:
-        self._mailbox.put_nowait((envelope, target))
-
     def try_enqueue(self, envelope: Envelope, target: Behavior) -> bool:
         """Queue a message if the mailbox has room; False if it is full."""
         if self._mailbox.full():
@@ -205,11 +202,7 @@ class Actor:
 
     async def enqueue_wait(self, envelope: Envelope, target: Behavior) -> None:
         """Queue a message, waiting while the mailbox is full (back-pressure on the sender)."""
-        mailbox = self._mailbox
-        if mailbox.full():
-            await mailbox.put((envelope, target))
-        else:
-            mailbox.put_nowait((envelope, target))
+        await self._mailbox.put((envelope, target))
 
     async def run(self) -> None:
         """Process the mailbox one message at a time until cancelled or a handler fails."""

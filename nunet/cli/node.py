@@ -14,7 +14,6 @@ import msgspec
 
 from nunet.api import ApiError, ApiServer, create_app, find_api
 from nunet.cli.context import CliContext, emit, pass_context
-from nunet.identity import KeyPair
 from nunet.node import Node, NodeConfig, NodeLayout, load_config
 from nunet.ucan import FileAnchorStore, anchor_path
 
@@ -27,16 +26,11 @@ def init(ctx: CliContext) -> None:
     store = ctx.keystore()
     node_key = store.ensure(config.node_key)
     user_key = store.ensure(config.user_key)
-    anchors = _anchors(ctx.home, config.node_key, node_key)
+    anchors = FileAnchorStore.open_or_create(anchor_path(ctx.home, config.node_key), node_key.did)
     if user_key.did not in anchors.snapshot().roots:
         anchors.add_root(user_key.did)
-    _anchors(ctx.home, config.user_key, user_key)
+    FileAnchorStore.open_or_create(anchor_path(ctx.home, config.user_key), user_key.did)
     emit(ctx, {"home": str(ctx.home), "node_did": node_key.did, "user_did": user_key.did})
-
-
-def _anchors(home: Path, context: str, key: KeyPair) -> FileAnchorStore:
-    path = anchor_path(home, context)
-    return FileAnchorStore(path) if path.exists() else FileAnchorStore.create(path, key.did)
 
 
 @click.command("run")

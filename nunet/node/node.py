@@ -49,8 +49,7 @@ async def _stop_task(task: asyncio.Task[None]) -> None:
 
 async def _final_checkpoint(task: asyncio.Task[None], checkpointer: Checkpointer) -> None:
     """Stop periodic checkpoints and sign the head once more, so a clean stop leaves a witness."""
-    task.cancel()
-    await asyncio.wait({task})
+    await _stop_task(task)
     with contextlib.suppress(EventLogError):
         await checkpointer.checkpoint()
 
@@ -110,12 +109,7 @@ class Node:
                     runner.run(), name=f"projection:{runner.projection.name}"
                 )
                 exits.push_async_callback(_stop_task, task)
-            anchors_file = anchor_path(home, config.node_key)
-            anchors = (
-                FileAnchorStore(anchors_file)
-                if anchors_file.exists()
-                else FileAnchorStore.create(anchors_file, key.did)
-            )
+            anchors = FileAnchorStore.open_or_create(anchor_path(home, config.node_key), key.did)
             capabilities = CapabilityContext(key.did, anchors)
             rates = RateLimits(
                 sender_rate=config.rate_limits.per_sender_per_second,

@@ -52,6 +52,11 @@ class FileAnchorStore(AnchorStore):
             _write(path, Anchors(did=did))
         return cls(path)
 
+    @classmethod
+    def open_or_create(cls, path: Path, did: str) -> FileAnchorStore:
+        """The anchors at `path`, first writing an empty file for `did` if there is none."""
+        return cls(path) if path.exists() else cls.create(path, did)
+
     @property
     def path(self) -> Path:
         return self._path
