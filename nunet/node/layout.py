@@ -18,3 +18,5 @@ class NodeLayout:
         self.config = home / "config.yaml"
         self.api_info = home / "api.json"
         self.api_socket = home / "api.sock"
+        self.mesh_access = home / "mesh.json"  # how local tools reach the node's NATS server
+        self.mesh = home / "mesh"  # the embedded NATS server: config, TLS files, JetStream store
