@@ -65,9 +65,7 @@ class NatsProcess:
         ]
         if self.jetstream_domain is not None:
             store = self.directory / "jetstream"
-            lines.append(
-                f'jetstream {{ store_dir: "{store}", domain: {self.jetstream_domain} }}'
-            )
+            lines.append(f'jetstream {{ store_dir: "{store}", domain: {self.jetstream_domain} }}')
         if self.leaf_listen:
             lines.append(f"leafnodes {{ listen: 127.0.0.1:{self.leaf_port} }}")
         elif self.remotes:
@@ -182,7 +180,10 @@ async def leaf_mesh(
     """A hub and `leaves` leaf servers connected to it; each leaf has its own JetStream domain."""
     async with AsyncExitStack() as stack:
         hub = NatsProcess(
-            "hub", directory / "hub", jetstream_domain="hub" if jetstream else None, leaf_listen=True
+            "hub",
+            directory / "hub",
+            jetstream_domain="hub" if jetstream else None,
+            leaf_listen=True,
         )
         stack.push_async_callback(hub.stop)
         await hub.start()
