@@ -26,6 +26,7 @@ class MeshAccess(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     token: str | None  # the client token of that server; None for an external cluster
     did: str  # the node's DID
     swarm_domain: str | None = SWARM_DOMAIN  # JetStream domain holding the swarm log
+    leaf_url: str | None = None  # hub mode: where other nodes join this one as leaf nodes
 
 
 def write_mesh_access(path: Path, access: MeshAccess) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 import msgspec
 import yaml
@@ -48,6 +49,82 @@ class SupervisionConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True)
     period_seconds: Positive = 10.0
 
 
+class HubConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Hub mode: this node's server accepts leaf connections from other nodes."""
+
+    host: str = "127.0.0.1"  # where the leaf listener binds; a public hub binds 0.0.0.0
+    port: Port = 0  # 0: chosen by the server and kept across its restarts
+    advertise: list[str] = []  # extra host names / addresses put in the TLS certificate
+
+
+class ClusterConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Hubs that route to each other form one NATS cluster: how a swarm scales past one hub."""
+
+    name: str = "nunet"
+    host: str = "127.0.0.1"
+    port: Port = 0
+    routes: list[str] = []  # nats-route://host:port of the other hubs
+
+
+class ReplicationConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    enabled: bool = True  # publish this node's log to the swarm stream
+    stream_replicas: Annotated[int, msgspec.Meta(ge=1, le=5)] = 1  # hubs: copies of the stream
+
+
+class MeshConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """How the node reaches the swarm.
+
+    embedded: run its own nats-server, joined to the hubs in `bootstrap` as a leaf node (or a hub
+    itself with `hub`). external: connect straight to an existing NATS cluster at `external_urls`.
+    memory: no network at all (a single node on its own, for tests and offline use).
+    """
+
+    mode: Literal["embedded", "external", "memory"] = "embedded"
+    hub: HubConfig | None = None
+    bootstrap: list[str] = []  # leaf URLs of hubs, e.g. tls://hub.example.org:7422
+    swarm_key_file: str | None = None  # a private swarm; None: the open public swarm
+    client_port: Port = 0  # the node's own server, on 127.0.0.1
+    monitor_port: Port = 0
+    cluster: ClusterConfig | None = None
+    external_urls: list[str] = []
+    external_token: str | None = None
+    heartbeat_seconds: Annotated[float, msgspec.Meta(ge=0.05, le=3600)] = 5.0
+    replication: ReplicationConfig = ReplicationConfig()
+
+    def __post_init__(self) -> None:
+        if self.mode == "external" and not self.external_urls:
+            raise ConfigError("mesh.external_urls: required when mesh.mode is external")
+        if self.mode != "embedded":
+            for name in ("hub", "cluster"):
+                if getattr(self, name) is not None:
+                    raise ConfigError(f"mesh.{name}: only an embedded server can be a hub")
+            if self.bootstrap:
+                raise ConfigError("mesh.bootstrap: only an embedded server joins hubs")
+        if self.cluster is not None and self.hub is None:
+            raise ConfigError("mesh.cluster: only hubs form a cluster; set mesh.hub too")
+        for index, url in enumerate(self.bootstrap):
+            _check_url(f"mesh.bootstrap[{index}]", url, ("nats-leaf", "tls", "nats"))
+        for index, url in enumerate(self.external_urls):
+            _check_url(f"mesh.external_urls[{index}]", url, ("nats", "tls"))
+        if self.cluster is not None:
+            for index, url in enumerate(self.cluster.routes):
+                _check_url(f"mesh.cluster.routes[{index}]", url, ("nats-route", "nats", "tls"))
+
+
+def _check_url(field: str, url: str, schemes: tuple[str, ...]) -> None:
+    parsed = urlsplit(url)
+    if parsed.scheme not in schemes:
+        raise ConfigError(
+            f"{field}: {url!r} must start with one of {', '.join(s + '://' for s in schemes)}"
+        )
+    try:
+        port = parsed.port
+    except ValueError:
+        raise ConfigError(f"{field}: {url!r} has an invalid port") from None
+    if not parsed.hostname or port is None:
+        raise ConfigError(f"{field}: {url!r} must name a host and a port")
+
+
 class NodeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     node_key: str = "dms"
     user_key: str = "user"
@@ -55,6 +132,7 @@ class NodeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     rate_limits: RateConfig = RateConfig()
     log: LogConfig = LogConfig()
     supervision: SupervisionConfig = SupervisionConfig()
+    mesh: MeshConfig = MeshConfig()
     max_envelope_bytes: Annotated[int, msgspec.Meta(ge=1024, le=64 << 20)] = 1 << 20
     clock_skew_seconds: Positive = 30.0
 
