@@ -14,8 +14,7 @@ import msgspec
 
 from nunet.api import ApiError, ApiServer, create_app, find_api
 from nunet.cli.context import CliContext, emit, pass_context
-from nunet.node import Node, NodeConfig, NodeLayout, load_config
-from nunet.ucan import FileAnchorStore, anchor_path
+from nunet.node import Node, NodeConfig, NodeLayout, init_home, load_config
 
 
 @click.command("init")
@@ -23,14 +22,8 @@ from nunet.ucan import FileAnchorStore, anchor_path
 def init(ctx: CliContext) -> None:
     """Create the node key and the local user key (if missing) and trust the user on this node."""
     config = load_config(NodeLayout(ctx.home).config)
-    store = ctx.keystore()
-    node_key = store.ensure(config.node_key)
-    user_key = store.ensure(config.user_key)
-    anchors = FileAnchorStore.open_or_create(anchor_path(ctx.home, config.node_key), node_key.did)
-    if user_key.did not in anchors.snapshot().roots:
-        anchors.add_root(user_key.did)
-    FileAnchorStore.open_or_create(anchor_path(ctx.home, config.user_key), user_key.did)
-    emit(ctx, {"home": str(ctx.home), "node_did": node_key.did, "user_did": user_key.did})
+    identity = init_home(ctx.home, ctx.keystore(), config)
+    emit(ctx, {"home": str(ctx.home), "node_did": identity.node_did, "user_did": identity.user_did})
 
 
 @click.command("run")
