@@ -1,0 +1,77 @@
+"""A replica: another node's projection, built from that node's records in the swarm log."""
+
+from __future__ import annotations
+
+import asyncio
+from contextlib import aclosing
+from typing import Generic, TypeVar
+
+from nunet.eventlog import EventRecord, Projection
+from nunet.replication.reader import SwarmLogReader
+from nunet.replication.sequencer import ChainProblem
+
+S = TypeVar("S")
+
+
+class Replica(Generic[S]):
+    """Folds node `node_did`'s verified, de-duplicated records into `projection`'s state.
+
+    `position` is the last seq applied; `problems` what the reader refused on the way (a record
+    that breaks the chain is never applied). The state lives in memory: after a restart the
+    replica replays from the stream.
+    """
+
+    def __init__(self, reader: SwarmLogReader, node_did: str, projection: Projection[S]) -> None:
+        self._reader = reader
+        self.node_did = node_did
+        self.projection = projection
+        self.position = 0
+        self.state: S = projection.initial()
+        self.problems: list[ChainProblem] = []
+        self._last_hash: bytes | None = None
+        self._waiters: list[tuple[int, asyncio.Future[None]]] = []
+
+    async def run(self) -> None:
+        """Follow the node's records until cancelled."""
+        await self._consume(follow=True)
+
+    async def catch_up(self) -> S:
+        """Apply what the stream holds now, and return the state."""
+        await self._consume(follow=False)
+        return self.state
+
+    async def wait_for(self, seq: int) -> None:
+        """Return once the replica has applied `seq` (wrap in asyncio.timeout)."""
+        if self.position >= seq:
+            return
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append((seq, waiter))
+        await waiter
+
+    async def _consume(self, *, follow: bool) -> None:
+        records = self._reader.node(
+            self.node_did,
+            from_seq=self.position + 1,
+            prev_hash=self._last_hash,
+            follow=follow,
+            on_problem=self.problems.append,
+        )
+        async with aclosing(records):
+            async for record in records:
+                self._apply(record)
+
+    def _apply(self, record: EventRecord) -> None:
+        if self.projection.wants(record):
+            self.state = self.projection.evolve(self.state, record)
+        self.position = record.seq
+        self._last_hash = record.hash
+        if self._waiters:
+            still = []
+            for seq, waiter in self._waiters:
+                if waiter.done():
+                    continue
+                if self.position >= seq:
+                    waiter.set_result(None)
+                else:
+                    still.append((seq, waiter))
+            self._waiters = still
