@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Annotated
 from urllib.parse import urlsplit
 
 import msgspec
@@ -10,6 +11,13 @@ import msgspec
 PRESENCE_TOPIC = "nunet.presence"
 PRESENCE_BEHAVIOR = "/public/peers/presence"
 PING_BEHAVIOR = "/public/peers/ping"
+
+# Bounds on what one peer can make this node keep: the table holds up to max_peers presences.
+MAX_ADDRESSES = 16
+_Short = Annotated[str, msgspec.Meta(max_length=256)]
+_Url = Annotated[str, msgspec.Meta(max_length=1024)]
+_Name = Annotated[str, msgspec.Meta(max_length=64)]
+_Count = Annotated[int, msgspec.Meta(ge=0)]
 
 
 class Presence(msgspec.Struct, frozen=True, kw_only=True):
@@ -22,14 +30,14 @@ class Presence(msgspec.Struct, frozen=True, kw_only=True):
     higher incarnation is a restart, a gap in the counter is lost heartbeats.
     """
 
-    did: str
-    node: str
-    actor: str
-    addresses: dict[str, str]
-    heartbeat_seconds: float
-    version: str
-    incarnation: int
-    counter: int
+    did: _Short
+    node: _Short
+    actor: _Short
+    addresses: Annotated[dict[_Name, _Url], msgspec.Meta(max_length=MAX_ADDRESSES)]
+    heartbeat_seconds: Annotated[float, msgspec.Meta(gt=0)]
+    version: Annotated[str, msgspec.Meta(max_length=64)]
+    incarnation: _Count
+    counter: _Count
 
     @property
     def position(self) -> tuple[int, int]:

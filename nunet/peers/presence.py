@@ -153,18 +153,23 @@ class PresenceActor(Actor):
             log.warning("peers behavior failed", behavior=target.path, error=repr(exc))
 
     # -- behaviors heard from the swarm ------------------------------------------------------
-    @behavior(PRESENCE_BEHAVIOR, payload_type=Presence, public=True)
+    @behavior(PRESENCE_BEHAVIOR, public=True)
     async def on_presence(self, message: Message) -> None:
-        presence: Presence = message.payload
         sender = message.sender
         if sender.did == self.handle.did:
             return  # our own announcement, delivered to us in memory
+        # Converted here rather than by the runtime, so that a malformed presence is logged:
+        # a broadcast asks for no reply, and would otherwise vanish without a trace.
+        try:
+            presence = msgspec.convert(message.payload, Presence, strict=False)
+        except msgspec.ValidationError as exc:
+            payload = message.payload
+            claimed = payload.get("did") if isinstance(payload, dict) else None
+            self._refuse(sender.did, claimed if isinstance(claimed, str) else "", f"{exc}")
+            return
         problem = _mismatch(presence, sender)
         if problem is not None:
-            self._record(
-                PresenceRefused(sender_did=sender.did, claimed_did=presence.did, reason=problem)
-            )
-            log.warning("presence refused", sender=sender.did, reason=problem)
+            self._refuse(sender.did, presence.did, problem)
             return
         self._apply(self._table.observe(presence, self._clock()))
 
@@ -300,6 +305,10 @@ class PresenceActor(Actor):
             log.info(event.TYPE, did=transition.did)
         if any(isinstance(t, Joined | CameUp | Restarted) for t in transitions):
             self._probe_round_soon()  # measure newcomers now, not a heartbeat later
+
+    def _refuse(self, sender: str, claimed: str, reason: str) -> None:
+        self._record(PresenceRefused(sender_did=sender, claimed_did=claimed[:256], reason=reason))
+        log.warning("presence refused", sender=sender, reason=reason)
 
     def _record(self, event: Any) -> None:
         self.system.event_log.append_nowait(event, actor=str(self.handle))

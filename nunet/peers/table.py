@@ -22,6 +22,12 @@ MAX_HEARTBEAT_SECONDS: Final = 3600.0
 declared down at once (0) or never (infinity)."""
 
 
+def _clamped_interval(seconds: float) -> float:
+    if math.isnan(seconds):
+        return MAX_HEARTBEAT_SECONDS
+    return min(max(seconds, MIN_HEARTBEAT_SECONDS), MAX_HEARTBEAT_SECONDS)
+
+
 class PeerState(enum.Enum):
     UP = "up"
     DOWN = "down"
@@ -211,9 +217,7 @@ class PeerTable:
         next_state, report = _RULES[(state, event)]
         if not fresh:
             return out
-        interval = min(
-            max(presence.heartbeat_seconds, MIN_HEARTBEAT_SECONDS), MAX_HEARTBEAT_SECONDS
-        )
+        interval = _clamped_interval(presence.heartbeat_seconds)
         addresses = dict(presence.addresses)
         if known is None:
             record = PeerRecord(

@@ -215,3 +215,29 @@ async def test_peers_behaviors_need_a_capability(tmp_path: Path) -> None:
         with pytest.raises(RemoteError) as denied:
             await ask(node, LIST_BEHAVIOR)
         assert denied.value.code == "unauthorized"
+
+
+async def test_a_malformed_or_oversized_presence_is_refused_and_logged(swarm: Swarm) -> None:
+    a, b = await swarm.open("a"), await swarm.open("b")
+    await joined(a, b)
+    impostor = Impostor()
+    await b.system.spawn(impostor, "impostor")
+    bloated = msgspec.to_builtins(
+        Presence(
+            did=b.did,
+            node=b.system.address,
+            actor="impostor",
+            addresses={f"a{i}": "http://x" for i in range(100)},
+            heartbeat_seconds=HEARTBEAT,
+            version="0",
+            incarnation=1,
+            counter=0,
+        )
+    )
+    await impostor.publish(PRESENCE_TOPIC, PRESENCE_BEHAVIOR, bloated)
+    _, refused = await wait_for_event(
+        a.log, PresenceRefused, lambda e: "addresses" in e.reason, timeout=WAIT
+    )
+    assert refused.sender_did == b.did
+    await impostor.publish(PRESENCE_TOPIC, PRESENCE_BEHAVIOR, "not a presence")
+    await wait_for_event(a.log, PresenceRefused, lambda e: e.claimed_did == "", timeout=WAIT)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import pytest
@@ -21,7 +22,7 @@ from nunet.peers import (
     UnknownPeer,
     WentDown,
 )
-from nunet.peers.table import MIN_HEARTBEAT_SECONDS, RTT_REFERENCE_SECONDS
+from nunet.peers.table import MAX_HEARTBEAT_SECONDS, MIN_HEARTBEAT_SECONDS, RTT_REFERENCE_SECONDS
 
 HB = 1.0
 
@@ -176,10 +177,21 @@ def test_counter_gaps_are_counted_as_lost_heartbeats() -> None:
     assert (peer.heard, peer.lost) == (3, 3)
 
 
-def test_an_announced_interval_is_clamped() -> None:
+@pytest.mark.parametrize(
+    ("announced", "kept"),
+    [
+        (0.0, MIN_HEARTBEAT_SECONDS),
+        (-1.0, MIN_HEARTBEAT_SECONDS),
+        (math.inf, MAX_HEARTBEAT_SECONDS),
+        (math.nan, MAX_HEARTBEAT_SECONDS),
+        (2.0, 2.0),
+    ],
+)
+def test_an_announced_interval_is_clamped(announced: float, kept: float) -> None:
     table = PeerTable()
-    table.observe(presence(heartbeat=0.0), 0.0)
-    assert table.get("did:key:peer").heartbeat_seconds == MIN_HEARTBEAT_SECONDS
+    table.observe(presence(heartbeat=announced), 0.0)
+    assert table.get("did:key:peer").heartbeat_seconds == kept
+    assert table.tick(1e9) != []  # and a silent peer still goes down in the end
 
 
 # -- bounded memory -------------------------------------------------------------------------------
