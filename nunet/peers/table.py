@@ -83,8 +83,10 @@ Transition = Joined | WentDown | CameUp | AddressChanged | Restarted | Evicted
 
 # -- the rules ---------------------------------------------------------------------------------
 class _Input(enum.Enum):
-    FRESH_PRESENCE = "fresh presence"  # later (incarnation, counter) than any heard from the DID
-    STALE_PRESENCE = "stale presence"  # reordered or duplicated: not later
+    # Fresh: a later (incarnation, counter) than any heard from the DID, or, from a DOWN peer,
+    # any other incarnation. Stale: reordered or duplicated.
+    FRESH_PRESENCE = "fresh presence"
+    STALE_PRESENCE = "stale presence"
     OVERDUE_TICK = "overdue tick"  # missed >= down_after_missed heartbeats
     ON_TIME_TICK = "on-time tick"
 
@@ -212,6 +214,10 @@ class PeerTable:
                 return out
             out.append(evicted)
         fresh = known is None or presence.position > known.position
+        if known is not None and known.state is PeerState.DOWN:
+            # A down peer's old life is over: any other incarnation is news, even a lower one
+            # (its clock stepped back across the restart), or it would be ignored for good.
+            fresh = fresh or presence.incarnation != known.incarnation
         state = None if known is None else known.state
         event = _Input.FRESH_PRESENCE if fresh else _Input.STALE_PRESENCE
         next_state, report = _RULES[(state, event)]

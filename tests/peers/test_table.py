@@ -168,6 +168,16 @@ def test_a_down_peer_that_restarted_is_reported_up_and_restarted() -> None:
     assert kinds(table.observe(presence(counter=0, incarnation=2), 6.0)) == [CameUp, Restarted]
 
 
+def test_a_down_peer_back_with_a_lower_incarnation_is_up_again() -> None:
+    # Its clock stepped back across a restart: ignored while up, believed once it is down.
+    table = PeerTable()
+    table.observe(presence(counter=0, incarnation=100), 0.0)
+    assert table.observe(presence(counter=0, incarnation=50), 0.5) == []
+    table.tick(3.0)
+    assert kinds(table.observe(presence(counter=1, incarnation=50), 3.1)) == [CameUp, Restarted]
+    assert table.get("did:key:peer").incarnation == 50
+
+
 def test_counter_gaps_are_counted_as_lost_heartbeats() -> None:
     table = PeerTable()
     table.observe(presence(counter=0), 0.0)
