@@ -13,6 +13,8 @@ from nunet.network.errors import (
     TransportNotStarted,
 )
 from nunet.network.memory import InMemoryNetwork, InMemoryTransport
+from nunet.network.nats import NatsTransport
+from nunet.network.nats_topics import NatsSubscription
 from nunet.network.subjects import topic_matches, validate_address, validate_pattern, validate_topic
 from nunet.network.transport import (
     DEFAULT_MAX_PAYLOAD,
@@ -31,6 +33,8 @@ __all__ = [
     "InvalidAddress",
     "InvalidTopic",
     "MessageTooLarge",
+    "NatsSubscription",
+    "NatsTransport",
     "PeerUnreachable",
     "RequestFailed",
     "RequestTimeout",
