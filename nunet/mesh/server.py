@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import dataclasses
 import errno
 import json
 import os
@@ -89,8 +90,13 @@ class _Rejections:
 
 @dataclass
 class _Launch:
-    """What one spawned process has: its log reader and the start-up outcome."""
+    """What one spawned process has: the spec it was started with, its log reader, its start-up.
 
+    nats-server compares a reloaded config with the one it started from, "-1" ports included, so
+    a reload renders this spec (not the one with the chosen ports) plus the new remotes.
+    """
+
+    spec: ServerSpec
     process: asyncio.subprocess.Process
     ready: asyncio.Future[None]
     reader: asyncio.Task[None] = field(init=False)
@@ -228,7 +234,7 @@ class NatsServer:
         spec = self._spec
         _check_ports_free(spec)
         spec.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-        self._write_config()
+        _write_config(spec)
         for stale in spec.directory.glob("*.ports"):
             stale.unlink()
         _rotate(spec.directory / "server.log")
@@ -243,7 +249,7 @@ class NatsServer:
             start_new_session=True,  # the node's ^C reaches the node only; it stops us in order
             limit=1 << 20,
         )
-        launch = _Launch(process, asyncio.get_running_loop().create_future())
+        launch = _Launch(spec, process, asyncio.get_running_loop().create_future())
         launch.reader = asyncio.create_task(self._read_log(launch))
         try:
             async with asyncio.timeout(self._settings.start_timeout_s):
@@ -324,7 +330,7 @@ class NatsServer:
 
     async def _reload_config(self, launch: _Launch) -> str | None:
         """SIGHUP with the new config written; None on success, else why it failed."""
-        self._write_config()
+        _write_config(dataclasses.replace(launch.spec, remotes=self._spec.remotes))
         self._reload = asyncio.get_running_loop().create_future()
         try:
             launch.process.send_signal(signal.SIGHUP)
@@ -334,14 +340,6 @@ class NatsServer:
             return "the server did not confirm the reload"
         finally:
             self._reload = None
-
-    def _write_config(self) -> None:
-        config = self._spec.config_file
-        partial = config.with_name(config.name + ".tmp")
-        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # holds secrets
-        with os.fdopen(fd, "w") as out:
-            out.write(render_config(self._spec))
-        os.replace(partial, config)
 
     # -- the log ----------------------------------------------------------------------------
 
@@ -573,6 +571,15 @@ def _settle(future: asyncio.Future[None], outcome: BaseException | None) -> None
         future.set_result(None)
     else:
         future.set_exception(outcome)
+
+
+def _write_config(spec: ServerSpec) -> None:
+    config = spec.config_file
+    partial = config.with_name(config.name + ".tmp")
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # it holds secrets
+    with os.fdopen(fd, "w") as out:
+        out.write(render_config(spec))
+    os.replace(partial, config)
 
 
 def _check_ports_free(spec: ServerSpec) -> None:
