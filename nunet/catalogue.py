@@ -13,6 +13,9 @@ from nunet.eventlog import events as eventlog_events
 from nunet.eventlog.catalogue import Catalogue
 from nunet.eventlog.projection import Projection
 from nunet.eventlog.statistics import LogStatistics
+from nunet.mesh import events as mesh_events
+from nunet.peers import events as peers_events
+from nunet.replication import events as replication_events
 
 
 def full_catalogue() -> Catalogue:
@@ -20,6 +23,9 @@ def full_catalogue() -> Catalogue:
     return Catalogue(
         *eventlog_events.EVENTS,
         *actor_events.EVENTS,
+        *mesh_events.EVENTS,
+        *peers_events.EVENTS,
+        *replication_events.EVENTS,
         upcasters=(*eventlog_events.UPCASTERS,),
     )
 

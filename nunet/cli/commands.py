@@ -6,8 +6,22 @@ import click
 
 from nunet.cli.actor import actor
 from nunet.cli.cap import cap
+from nunet.cli.devstack import devstack
 from nunet.cli.events import events
 from nunet.cli.key import key
 from nunet.cli.node import init, run, wait_ready
+from nunet.cli.peers import peers
+from nunet.cli.swarm import swarm
 
-ALL: list[click.Command] = [init, run, wait_ready, key, cap, actor, events]
+ALL: list[click.Command] = [
+    init,
+    run,
+    wait_ready,
+    key,
+    cap,
+    actor,
+    events,
+    peers,
+    swarm,
+    devstack,
+]

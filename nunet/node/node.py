@@ -25,18 +25,21 @@ from nunet.catalogue import known_projections
 from nunet.db import DocumentStore, SQLiteDocumentStore
 from nunet.eventlog import (
     Checkpointer,
+    Event,
     EventLog,
     EventLogError,
     ProjectionRunner,
     SQLiteProjectionStore,
 )
 from nunet.identity import KeyPair, KeyStore
-from nunet.network import InMemoryNetwork, InMemoryTransport, Transport
+from nunet.network import Transport
 from nunet.node.config import NodeConfig
 from nunet.node.event_store import open_node_log
 from nunet.node.layout import NodeLayout
+from nunet.node.mesh import NodeMesh, join_swarm, open_mesh
 from nunet.node.node_actor import NODE_ACTOR_ID, NodeActor
 from nunet.node.user_agent import USER_ACTOR_ID, UserAgent
+from nunet.peers import PEERS_ACTOR_ID, PresenceActor
 from nunet.ucan import CapabilityContext, FileAnchorStore, anchor_path
 
 ROOT_SUPERVISOR_ID = "root"
@@ -68,6 +71,7 @@ class Node:
         store: DocumentStore,
         capabilities: CapabilityContext,
         system: ActorSystem,
+        mesh: NodeMesh,
         failed: asyncio.Event,
         exits: AsyncExitStack,
     ) -> None:
@@ -79,6 +83,7 @@ class Node:
         self.store = store
         self.capabilities = capabilities
         self.system = system
+        self.mesh = mesh
         self.failed = failed  # set when the root supervisor gave up: the node must stop
         self._exits = exits
 
@@ -132,11 +137,18 @@ class Node:
             )
             checkpoints = asyncio.create_task(checkpointer.run(), name="checkpointer")
             exits.push_async_callback(_final_checkpoint, checkpoints, checkpointer)
+            node_actor = str(Handle(key.did, NODE_ACTOR_ID, key.did))
+
+            def record(event: Event) -> None:
+                log.append_nowait(event, actor=node_actor)
+
             if transport is None:
-                transport = InMemoryTransport(InMemoryNetwork(), key.did)
+                mesh = await open_mesh(layout, config, key.did, record, exits)
+            else:
+                mesh = NodeMesh("given", transport)
             system = ActorSystem(
                 key,
-                transport,
+                mesh.transport,
                 log,
                 guard,
                 proofs=lambda behavior, topic: capabilities.proofs_for(
@@ -146,6 +158,7 @@ class Node:
             )
             await system.start()
             exits.push_async_callback(system.close)
+            await join_swarm(mesh, layout, config, key.did, log, store, exits)
             failed = asyncio.Event()
 
             async def on_root_exit(actor_id: str, error: BaseException | None) -> None:
@@ -158,6 +171,14 @@ class Node:
                 [
                     Child(ChildSpec(NODE_ACTOR_ID), lambda: NodeActor(store, started_at)),
                     Child(ChildSpec(USER_ACTOR_ID), UserAgent, key=user_key),
+                    Child(
+                        ChildSpec(PEERS_ACTOR_ID),
+                        lambda: PresenceActor(
+                            heartbeat_seconds=config.mesh.heartbeat_seconds,
+                            addresses=mesh.addresses,
+                            links=mesh.links,
+                        ),
+                    ),
                 ],
                 intensity=Intensity(
                     config.supervision.max_restarts, config.supervision.period_seconds
@@ -173,6 +194,7 @@ class Node:
                 store=store,
                 capabilities=capabilities,
                 system=system,
+                mesh=mesh,
                 failed=failed,
                 exits=exits.pop_all(),
             )

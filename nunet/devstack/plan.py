@@ -1,0 +1,67 @@
+"""What a devstack consists of: the homes and configs of a hub and its member nodes (pure)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+HUB = "hub"
+
+
+@dataclass(frozen=True)
+class NodePlan:
+    name: str  # "hub", "node1", ...
+    home: Path
+
+    @property
+    def is_hub(self) -> bool:
+        return self.name == HUB
+
+
+@dataclass(frozen=True)
+class StackPlan:
+    """A hub and `members` nodes under `directory`, all in one swarm."""
+
+    directory: Path
+    members: int
+    heartbeat_seconds: float = 1.0
+    private: bool = True  # a generated swarm key; False: the open public swarm
+
+    def __post_init__(self) -> None:
+        if self.members < 1:
+            raise ValueError(f"a devstack needs at least one node besides the hub, not {self.members}")
+
+    @property
+    def hub(self) -> NodePlan:
+        return NodePlan(HUB, self.directory / HUB)
+
+    @property
+    def nodes(self) -> list[NodePlan]:
+        return [NodePlan(f"node{i}", self.directory / f"node{i}") for i in range(1, self.members + 1)]
+
+    @property
+    def swarm_key(self) -> Path:
+        return self.directory / "swarm.key"
+
+    @property
+    def passphrase_file(self) -> Path:
+        return self.directory / "passphrase"
+
+    @property
+    def manifest(self) -> Path:
+        """devstack.json: the running nodes (name, home, DID, API), for scripts."""
+        return self.directory / "devstack.json"
+
+    def config(self, node: NodePlan, hub_leaf_url: str | None) -> dict[str, Any]:
+        """The node's config.yaml content. Members need the hub's leaf URL."""
+        mesh: dict[str, Any] = {"heartbeat_seconds": self.heartbeat_seconds}
+        if self.private:
+            mesh["swarm_key_file"] = str(self.swarm_key)
+        if node.is_hub:
+            mesh["hub"] = {"host": "127.0.0.1", "port": 0}
+        else:
+            if hub_leaf_url is None:
+                raise ValueError(f"{node.name} joins the hub, whose leaf URL is not known yet")
+            mesh["bootstrap"] = [hub_leaf_url]
+        return {"api": {"host": "127.0.0.1", "port": 0}, "mesh": mesh}
