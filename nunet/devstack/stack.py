@@ -95,7 +95,7 @@ class DevStack:
         return process
 
     async def _describe(self, process: NodeProcess) -> RunningNode:
-        health, access = await process.wait_ready(READY_TIMEOUT)
+        _, access = await process.wait_ready(READY_TIMEOUT)
         pid = process.pid
         assert pid is not None
         return RunningNode(process.plan.name, access.did, process.api_url(), str(process.plan.home), pid)

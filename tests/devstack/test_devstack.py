@@ -92,7 +92,8 @@ def test_devstack_starts_a_swarm_and_sigterm_stops_every_process(
     process, nodes, directory = stack
     assert [node["name"] for node in nodes] == ["hub", "node1", "node2"]
     dids = {str(node["did"]) for node in nodes}
-    assert len(dids) == 3 and all(did.startswith("did:key:z6Mk") for did in dids)
+    assert len(dids) == 3
+    assert all(did.startswith("did:key:z6Mk") for did in dids)
     assert all(str(node["api"]).startswith("http://127.0.0.1:") for node in nodes)
 
     def peers_seen_by_node1() -> set[str]:
