@@ -27,6 +27,7 @@ class StackPlan:
     members: int
     heartbeat_seconds: float = 1.0
     private: bool = True  # a generated swarm key; False: the open public swarm
+    hub_port: int = 0  # the hub's leaf port; fixed so that a restarted hub is found again
 
     def __post_init__(self) -> None:
         if self.members < 1:
@@ -53,15 +54,19 @@ class StackPlan:
         """devstack.json: the running nodes (name, home, DID, API), for scripts."""
         return self.directory / "devstack.json"
 
-    def config(self, node: NodePlan, hub_leaf_url: str | None) -> dict[str, Any]:
-        """The node's config.yaml content. Members need the hub's leaf URL."""
+    @property
+    def hub_leaf_url(self) -> str:
+        return f"nats-leaf://127.0.0.1:{self.hub_port}"
+
+    def config(self, node: NodePlan) -> dict[str, Any]:
+        """The node's config.yaml content."""
         mesh: dict[str, Any] = {"heartbeat_seconds": self.heartbeat_seconds}
         if self.private:
             mesh["swarm_key_file"] = str(self.swarm_key)
+        if self.hub_port == 0:
+            raise ValueError("the hub's leaf port must be chosen before the nodes are configured")
         if node.is_hub:
-            mesh["hub"] = {"host": "127.0.0.1", "port": 0}
+            mesh["hub"] = {"host": "127.0.0.1", "port": self.hub_port}
         else:
-            if hub_leaf_url is None:
-                raise ValueError(f"{node.name} joins the hub, whose leaf URL is not known yet")
-            mesh["bootstrap"] = [hub_leaf_url]
+            mesh["bootstrap"] = [self.hub_leaf_url]
         return {"api": {"host": "127.0.0.1", "port": 0}, "mesh": mesh}

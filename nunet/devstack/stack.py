@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import os
 import secrets
+import socket
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -42,11 +44,9 @@ class DevStack:
         """Start every node and wait until each is ready; on failure, stop what started."""
         try:
             await asyncio.to_thread(self._prepare)
-            hub = await self._launch(self.plan.hub, None)
-            _, access = await hub.wait_ready(ready_timeout)
-            if access.leaf_url is None:
-                raise StackError("the hub is up but announces no leaf URL in its mesh.json")
-            members = [await self._launch(node, access.leaf_url) for node in self.plan.nodes]
+            hub = await self._launch(self.plan.hub)
+            await hub.wait_ready(ready_timeout)
+            members = [await self._launch(node) for node in self.plan.nodes]
             await asyncio.gather(*(member.wait_ready(ready_timeout) for member in members))
             self.nodes = [await self._describe(process) for process in self._processes]
         except BaseException:
@@ -72,7 +72,16 @@ class DevStack:
         await asyncio.gather(*(p.stop() for p in hub))
         self.plan.manifest.unlink(missing_ok=True)
 
+    def process(self, name: str) -> NodeProcess:
+        """The process of node `name` (to kill or restart it in tests)."""
+        for process in self._processes:
+            if process.plan.name == name:
+                return process
+        raise StackError(f"no node named {name!r} in this devstack")
+
     def _prepare(self) -> None:
+        if self.plan.hub_port == 0:
+            self.plan = dataclasses.replace(self.plan, hub_port=free_port())
         plan = self.plan
         plan.directory.mkdir(parents=True, exist_ok=True)
         if self._passphrase is None:
@@ -85,8 +94,8 @@ class DevStack:
             node.home.mkdir(parents=True, exist_ok=True)
             init_home(node.home, KeyStore(node.home / "keys", self._passphrase), NodeConfig())
 
-    async def _launch(self, node: NodePlan, hub_leaf_url: str | None) -> NodeProcess:
-        config = self.plan.config(node, hub_leaf_url)
+    async def _launch(self, node: NodePlan) -> NodeProcess:
+        config = self.plan.config(node)
         parse_config(config, source=f"{node.name} config")  # a plan bug shows here, not in a log
         (node.home / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=True))
         process = NodeProcess(node, self.plan.passphrase_file)
@@ -99,6 +108,13 @@ class DevStack:
         pid = process.pid
         assert pid is not None
         return RunningNode(process.plan.name, access.did, process.api_url(), str(process.plan.home), pid)
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 now (the hub binds it moments later)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def _read_or_make_passphrase(path: Path) -> str:
