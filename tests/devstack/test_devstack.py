@@ -14,27 +14,11 @@ from pathlib import Path
 import pytest
 
 from nunet.api import find_api
+from tests.support.processes import processes_under
 
 pytestmark = pytest.mark.slow
 
 START_TIMEOUT = 90.0
-
-
-def processes_under(directory: Path) -> list[int]:
-    """Pids of live processes whose command line mentions `directory` (nodes and nats-servers)."""
-    needle = str(directory).encode()
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes()
-            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
-        except OSError:
-            continue
-        if needle in cmdline and state != "Z":
-            found.append(int(entry.name))
-    return found
 
 
 def wait_until(condition: object, timeout: float, what: str) -> None:

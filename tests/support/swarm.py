@@ -1,0 +1,102 @@
+"""Looking into a running swarm from a test: node heads, the swarm log stream, peer tables."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import nats
+from nats.aio.client import Client
+from nats.errors import TimeoutError as NatsTimeoutError
+from nats.js import api
+from nats.js.errors import NotFoundError, ServiceUnavailableError
+
+from nunet.api import find_api
+from nunet.eventlog import EventRecord
+from nunet.mesh import read_mesh_access
+from nunet.node import NodeLayout
+from nunet.replication import STREAM, node_subject
+from nunet.replication.stream import decode_record
+
+WAIT = 60.0
+
+
+async def connect(home: Path) -> Client:
+    """A NATS client on the node's own server, as local tools connect (mesh.json)."""
+    access = read_mesh_access(NodeLayout(home).mesh_access)
+    return await nats.connect(
+        access.client_url, token=access.token, max_reconnect_attempts=-1, reconnect_time_wait=0.2
+    )
+
+
+def invoke(home: Path, behavior: str, payload: Any = None, actor: str = "node") -> Any:
+    """Invoke a behavior of the node's own actor `actor` through its local API (blocking)."""
+    with find_api(home) as client:
+        me = client.invoke("/dms/node/peers/self")["did"]
+        return client.invoke(behavior, payload, to={"did": me, "actor": actor, "node": me})
+
+
+async def head(home: Path) -> int:
+    status = await asyncio.to_thread(invoke, home, "/public/status")
+    return int(status["log"]["head"])
+
+
+async def stored_records(nc: Client, did: str) -> list[EventRecord]:
+    """Every message the swarm stream holds for the node, in stream order, duplicates included."""
+    js = nc.jetstream(domain="swarm")
+    subject = node_subject(did)
+    try:
+        last = (await js.get_last_msg(STREAM, subject)).seq
+    except NotFoundError:
+        return []
+    subscription = await js.subscribe(
+        subject, stream=STREAM, ordered_consumer=True, deliver_policy=api.DeliverPolicy.ALL
+    )
+    records = []
+    try:
+        while True:
+            message = await subscription.next_msg(timeout=10)
+            records.append(decode_record(message.subject, message.data))
+            if message.metadata.sequence.stream >= last:
+                return records
+    finally:
+        await subscription.unsubscribe()
+
+
+async def wait_until(
+    check: Callable[[], Awaitable[bool]], what: str, timeout: float = WAIT
+) -> None:
+    deadline = time.monotonic() + timeout
+    while not await check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
+        await asyncio.sleep(0.1)
+
+
+async def wait_replicated(nc: Client, did: str, seq: int, timeout: float = WAIT) -> None:
+    """Until the stream holds the node's records up to `seq`."""
+
+    async def there() -> bool:
+        try:
+            return any(r.seq >= seq for r in await stored_records(nc, did))
+        except (ServiceUnavailableError, NatsTimeoutError):
+            return False  # the hub is not reachable (yet): its leaf link is still coming up
+
+    await wait_until(there, f"{did[-8:]} replicated up to {seq}", timeout)
+
+
+def assert_exactly_once(records: list[EventRecord]) -> None:
+    """The stream holds 1..max of the node's records, each once, each linked to the one before."""
+    seqs = [r.seq for r in records]
+    assert sorted(seqs) == list(range(1, max(seqs) + 1)), "records lost or duplicated"
+    by_seq = {r.seq: r for r in records}
+    for seq in range(2, max(seqs) + 1):
+        assert by_seq[seq].prev_hash == by_seq[seq - 1].hash, f"chain broken at {seq}"
+
+
+def peer_states(home: Path) -> dict[str, str]:
+    rows = invoke(home, "/dms/node/peers/list", actor="peers")
+    return {row["did"]: row["state"] for row in rows}
