@@ -174,7 +174,10 @@ class Outbox:
         while (entry := await inflight.get()) is not None:
             seq, acknowledgement = entry
             try:
-                ack = await asyncio.wait_for(acknowledgement, self._ack_timeout)
+                # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation
+                # that races with the result, and stopping the outbox would then hang
+                async with asyncio.timeout(self._ack_timeout):
+                    ack = await acknowledgement
             except _SWARM_ERRORS as exc:
                 raise _PublishFailed(seq, _describe(exc)) from None
             if ack.stream != STREAM:
