@@ -80,7 +80,8 @@ def test_a_rehashed_forgery_breaks_the_chain_at_the_next_record() -> None:
 def test_a_record_that_does_not_link_is_refused_until_one_that_does_arrives() -> None:
     r = chain(3)
     other = seal(  # same seqs, another chain
-        [("x", 1, "", b"")] * 3, 0, ZERO_HASH, 2_000)
+        [("x", 1, "", b"")] * 3, 0, ZERO_HASH, 2_000
+    )
     sequencer = NodeSequencer(NODE)
     assert feed(sequencer, [r[0], other[1], r[1], r[2]]) == ([1, 2, 3], ["broken-chain"])
 

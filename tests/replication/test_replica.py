@@ -1,0 +1,104 @@
+"""A replica on another leaf builds a node's projection from the swarm log, equal to a local replay."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import msgspec
+from nats.aio.client import Client as NatsClient
+
+from nunet.db import MemoryDocumentStore
+from nunet.eventlog import EventLog, LogStatistics, SQLiteEventLog, open_sqlite_log, replay
+from nunet.replication import Outbox, Replica, SwarmLogReader
+from tests.eventlog.samples import Noted, pings
+from tests.replication.conftest import DOMAIN, NODE_A, NODE_B
+from tests.replication.streams import publish_raw
+
+TIMEOUT = 60.0
+
+
+@contextlib.asynccontextmanager
+async def replicating(log: EventLog, nc: NatsClient, node: str) -> AsyncIterator[Outbox]:
+    outbox = Outbox(log, nc.jetstream(domain=DOMAIN), MemoryDocumentStore(), node)
+    task = asyncio.create_task(outbox.run())
+    try:
+        yield outbox
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_a_following_replica_equals_a_local_replay_of_the_same_log(
+    node_log: SQLiteEventLog, writer_nc: NatsClient, reader_nc: NatsClient
+) -> None:
+    projection = LogStatistics()
+    replica = Replica(SwarmLogReader(reader_nc, DOMAIN), NODE_A, projection)
+    following = asyncio.create_task(replica.run())
+    try:
+        async with replicating(node_log, writer_nc, NODE_A):
+            for batch in range(10):
+                await node_log.append_many(pings(90, batch * 90), actor=f"/actor/{batch % 3}")
+                await node_log.append(Noted(text=f"batch {batch}"), actor="/notes")
+            head = (await node_log.head())[0]
+            async with asyncio.timeout(TIMEOUT):
+                await replica.wait_for(head)
+    finally:
+        following.cancel()
+        await asyncio.gather(following, return_exceptions=True)
+    position, expected = await replay(node_log, projection)
+    assert replica.position == position == 910
+    assert projection.encode_state(replica.state) == projection.encode_state(expected)
+    assert replica.problems == []
+
+
+async def test_a_replica_catches_up_and_never_applies_a_tampered_record(
+    node_log: SQLiteEventLog, writer_nc: NatsClient, reader_nc: NatsClient
+) -> None:
+    await node_log.append_many(pings(20), actor="/a")
+    js = writer_nc.jetstream(domain=DOMAIN)
+    records = [record async for record in node_log.read()]
+    for record in records[:10]:
+        await publish_raw(js, NODE_A, record)
+    forged = msgspec.structs.replace(records[10], actor="/forged")  # hash left as it was
+    await publish_raw(js, NODE_A, forged)
+    projection = LogStatistics()
+    replica = Replica(SwarmLogReader(reader_nc, DOMAIN), NODE_A, projection)
+    async with asyncio.timeout(TIMEOUT):
+        await replica.catch_up()
+    assert replica.position == 10 and "/forged" not in replica.state.by_actor
+    assert [(p.seq, p.kind) for p in replica.problems] == [(11, "tampered")]
+    for record in records[10:]:
+        await publish_raw(js, NODE_A, record)
+    async with asyncio.timeout(TIMEOUT):
+        state = await replica.catch_up()  # continues from seq 11, checking its link to 10
+    _, expected = await replay(node_log, projection)
+    assert replica.position == 20
+    assert projection.encode_state(state) == projection.encode_state(expected)
+
+
+async def test_following_the_swarm_sees_every_node_replicating(
+    node_log: SQLiteEventLog, writer_nc: NatsClient, reader_nc: NatsClient, tmp_path: Path
+) -> None:
+    log_b = await open_sqlite_log(tmp_path / "b.db")
+    reader = SwarmLogReader(reader_nc, DOMAIN)
+    seen: dict[str, list[int]] = {NODE_A: [], NODE_B: []}
+    try:
+        async with (
+            replicating(node_log, writer_nc, NODE_A),
+            replicating(log_b, writer_nc, NODE_B),
+            asyncio.timeout(TIMEOUT),
+        ):
+            follower = reader.swarm()
+            await node_log.append_many(pings(150))
+            await log_b.append_many(pings(120))
+            async for item in follower:
+                seen[item.node].append(item.record.seq)
+                if len(seen[NODE_A]) == 150 and len(seen[NODE_B]) == 120:
+                    break
+            await follower.aclose()
+    finally:
+        await log_b.close()
+    assert seen == {NODE_A: list(range(1, 151)), NODE_B: list(range(1, 121))}
