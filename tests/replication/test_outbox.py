@@ -61,7 +61,8 @@ async def test_records_reach_the_hub_stream_in_order_with_their_ids(
     async with running(outbox(node_log, writer_nc, store, window=64)) as box:
         async with asyncio.timeout(TIMEOUT):
             await box.wait_for(head)
-        assert box.lag == 0 and not box.stalled
+        assert box.lag == 0
+        assert not box.stalled
     messages = await stored(writer_nc.jetstream(domain=DOMAIN), NODE_A)
     local = [record async for record in node_log.read()]
     assert [record for _, record in messages] == local

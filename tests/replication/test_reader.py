@@ -152,5 +152,6 @@ async def test_the_swarm_read_gives_every_node_in_its_own_order(
         got = [item async for item in reader.swarm(follow=False)]
     assert [i.record for i in got if i.node == NODE_A] == records_a
     assert [i.record for i in got if i.node == NODE_B] == records_b
-    assert len(got) == 80 and problems == []
+    assert len(got) == 80
+    assert problems == []
     assert all(isinstance(item, NodeRecord) for item in got)

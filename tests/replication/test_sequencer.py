@@ -57,7 +57,8 @@ def test_a_record_arriving_late_releases_the_ones_held_behind_it() -> None:
     assert sequencer.held == 3
     assert sequencer.pending_gap() is not None
     assert feed(sequencer, [r[1], r[3], r[5]]) == ([2, 3, 4, 5, 6], [])
-    assert sequencer.held == 0 and sequencer.pending_gap() is None
+    assert sequencer.held == 0
+    assert sequencer.pending_gap() is None
 
 
 def test_an_edited_record_is_refused_and_the_genuine_one_still_accepted() -> None:
