@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -25,7 +25,9 @@ from nunet.eventlog.catalogue import Catalogue
 from nunet.eventlog.projection import replay
 from nunet.eventlog.projection_store import SQLiteProjectionStore
 from nunet.eventlog.verify import TrustedHead, verify_log
+from nunet.mesh import read_mesh_access
 from nunet.node import NodeLayout, load_config, open_node_log
+from nunet.replication import ChainProblem, NodeRecord, swarm_log_reader
 
 T = TypeVar("T")
 
@@ -49,6 +51,16 @@ def events() -> None:
 @click.option("--type", "types", multiple=True, help="Only records of this type (repeatable).")
 @click.option("--count", type=click.IntRange(min=1), default=None, help="Stop after N records.")
 @click.option("--poll", type=float, default=0.2, show_default=True, help="Seconds between polls.")
+@click.option(
+    "--node",
+    "node_did",
+    default=None,
+    metavar="DID",
+    help="Read node DID's log as replicated to the swarm (through this node's mesh).",
+)
+@click.option(
+    "--swarm", is_flag=True, help="Read every node's replicated log; lines start with the node."
+)
 @pass_context
 def tail(
     ctx: CliContext,
@@ -57,10 +69,21 @@ def tail(
     types: tuple[str, ...],
     count: int | None,
     poll: float,
+    node_did: str | None,
+    swarm: bool,
 ) -> None:
-    """Print records from --from on; with --follow, wait for new ones."""
+    """Print records from --from on; with --follow, wait for new ones.
+
+    With --node or --swarm, read the swarm's replicated logs (verified, each node's in order)
+    instead of this node's own log; refused records are reported on stderr.
+    """
     catalogue = full_catalogue()
     wanted = set(types) or None
+    if node_did is not None and swarm:
+        raise click.UsageError("--node and --swarm exclude each other")
+    if node_did is not None or swarm:
+        _tail_replicated(ctx, node_did, from_seq, follow, wanted, count)
+        return
 
     async def print_records(log: EventLog) -> None:
         printed = 0
@@ -74,6 +97,60 @@ def tail(
                 return
 
     _with_log(ctx, print_records, poll_interval=poll)
+
+
+def _tail_replicated(
+    ctx: CliContext,
+    node_did: str | None,
+    from_seq: int,
+    follow: bool,
+    wanted: set[str] | None,
+    count: int | None,
+) -> None:
+    """`tail --node/--swarm`: records from the swarm log stream, through mesh.json's server."""
+    catalogue = full_catalogue()
+    access = read_mesh_access(NodeLayout(ctx.home).mesh_access)
+
+    def refused(problem: ChainProblem) -> None:
+        click.echo(f"refused: {problem}", err=True)
+
+    async def print_records() -> None:
+        async with swarm_log_reader(access, on_problem=refused) as reader:
+            source = (
+                reader.swarm(follow=follow)
+                if node_did is None
+                else _with_node(node_did, reader.node(node_did, from_seq=from_seq, follow=follow))
+            )
+            printed = 0
+            async with contextlib.aclosing(source):
+                async for item in source:
+                    record = item.record
+                    if record.seq < from_seq or (wanted is not None and record.type not in wanted):
+                        continue
+                    view = record_view(record, catalogue)
+                    if node_did is None:
+                        _print_line(ctx, {"node": item.node, **view}, prefix=_short(item.node))
+                    else:
+                        _print_line(ctx, view)
+                    printed += 1
+                    if count is not None and printed >= count:
+                        return
+
+    with _quiet_interrupt():
+        asyncio.run(print_records())
+
+
+async def _with_node(
+    node: str, records: AsyncGenerator[EventRecord, None]
+) -> AsyncGenerator[NodeRecord, None]:
+    async with contextlib.aclosing(records):
+        async for record in records:
+            yield NodeRecord(node, record)
+
+
+def _short(node_did: str) -> str:
+    """A node's DID cut to its last 8 characters: enough to tell a swarm's nodes apart."""
+    return node_did.rpartition(":")[2][-8:]
 
 
 @events.command("show")
@@ -248,7 +325,7 @@ def _iso(timestamp_ns: int) -> str:
     return when.isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
-def _print_line(ctx: CliContext, view: dict[str, Any]) -> None:
+def _print_line(ctx: CliContext, view: dict[str, Any], *, prefix: str = "") -> None:
     if ctx.output == "json":
         click.echo(json.dumps(view, sort_keys=True))
     elif ctx.output == "yaml":
@@ -260,8 +337,10 @@ def _print_line(ctx: CliContext, view: dict[str, Any]) -> None:
             if not isinstance(body, str):
                 body = json.dumps(body, sort_keys=True, separators=(",", ":"))
         actor = view["actor"] or "-"
+        lead = f"{prefix}  " if prefix else ""
         click.echo(
-            f"{view['seq']:>8}  {view['time']}  {view['type']} v{view['version']}  {actor}  {body}"
+            f"{lead}{view['seq']:>8}  {view['time']}  {view['type']} v{view['version']}  "
+            f"{actor}  {body}"
         )
 
 

@@ -1,6 +1,7 @@
 """Event-log replication over NATS JetStream: every node's log in one stream on the swarm's hubs."""
 
 from nunet.replication.backoff import Backoff
+from nunet.replication.connection import swarm_log_reader
 from nunet.replication.cursor import CursorStore, resume_after
 from nunet.replication.errors import MalformedLogMessage, ReplicationError, SwarmUnreachable
 from nunet.replication.events import EVENTS, ReplicationResumed, ReplicationStalled
@@ -39,4 +40,5 @@ __all__ = [
     "log_problem",
     "node_subject",
     "resume_after",
+    "swarm_log_reader",
 ]

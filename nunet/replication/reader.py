@@ -22,7 +22,7 @@ from nats.js.errors import Error as JetStreamError
 from nats.js.errors import NotFoundError
 
 from nunet.eventlog import EventRecord
-from nunet.replication.errors import MalformedLogMessage
+from nunet.replication.errors import MalformedLogMessage, ReplicationError, SwarmUnreachable
 from nunet.replication.sequencer import HOLD_LIMIT, ChainProblem, NodeSequencer
 from nunet.replication.stream import (
     ALL_SUBJECTS,
@@ -37,6 +37,7 @@ from nunet.replication.stream import (
 log = structlog.get_logger("nunet.replication")
 
 ProblemHandler = Callable[[ChainProblem], None]
+_STREAM_NOT_FOUND = 10059  # JetStream's error code; 10037 is "no message found"
 _HEARTBEAT = 2.0  # seconds; two missed heartbeats make nats-py re-create the ordered consumer
 
 
@@ -75,6 +76,7 @@ class SwarmLogReader:
         on_problem: ProblemHandler = log_problem,
     ) -> None:
         self._js: JetStreamContext = nc.jetstream(domain=domain)
+        self._domain = domain
         self._hold_limit = hold_limit
         self._on_problem = on_problem
 
@@ -144,18 +146,30 @@ class SwarmLogReader:
     async def _messages(self, subject: str, follow: bool) -> AsyncGenerator[Msg, None]:
         """The stream's messages on `subject` in stream order; without `follow`, up to its end now."""
         end: int | None = None
-        if not follow:
-            try:
-                end = (await self._js.get_last_msg(STREAM, subject)).seq
-            except NotFoundError:
-                return
-        subscription = await self._js.subscribe(
-            subject,
-            stream=STREAM,
-            ordered_consumer=True,
-            idle_heartbeat=_HEARTBEAT,
-            deliver_policy=api.DeliverPolicy.ALL,
-        )
+        try:
+            if not follow:
+                try:
+                    end = (await self._js.get_last_msg(STREAM, subject)).seq
+                except NotFoundError as exc:
+                    if exc.err_code == _STREAM_NOT_FOUND:
+                        raise
+                    return  # no message on the subject
+            subscription = await self._js.subscribe(
+                subject,
+                stream=STREAM,
+                ordered_consumer=True,
+                idle_heartbeat=_HEARTBEAT,
+                deliver_policy=api.DeliverPolicy.ALL,
+            )
+        except NotFoundError:
+            raise ReplicationError(
+                f"JetStream domain {self._domain!r} has no stream {STREAM}: no node replicates its"
+                " log there yet, or the domain is not the swarm's"
+            ) from None
+        except (nats.errors.Error, JetStreamError, TimeoutError) as exc:
+            raise SwarmUnreachable(
+                f"the swarm's JetStream (domain {self._domain!r}) did not answer: {exc}"
+            ) from None
         try:
             while True:
                 message = await subscription.next_msg(timeout=None)
