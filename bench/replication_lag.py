@@ -70,7 +70,9 @@ async def main() -> None:
             try:
                 await asyncio.wait_for(done.wait(), 60)
             except TimeoutError:
-                raise SystemExit(f"only {len(lags)} of {count} arrived; outbox at {pair.member.mesh.outbox.position if pair.member.mesh.outbox else None}, head {(await pair.member.log.head())[0]}") from None
+                raise SystemExit(
+                    f"only {len(lags)} of {count} arrived; outbox at {pair.member.mesh.outbox.position if pair.member.mesh.outbox else None}, head {(await pair.member.log.head())[0]}"
+                ) from None
             await sub.unsubscribe()
             # peer: raw JetStream publish from the member's server
             raw_js = pair.raw_caller.jetstream(domain="swarm")
