@@ -5,6 +5,7 @@ from nunet.replication.connection import swarm_log_reader
 from nunet.replication.cursor import CursorStore, resume_after
 from nunet.replication.errors import MalformedLogMessage, ReplicationError, SwarmUnreachable
 from nunet.replication.events import EVENTS, ReplicationResumed, ReplicationStalled
+from nunet.replication.lag import LagReport, measure_lag
 from nunet.replication.outbox import Outbox
 from nunet.replication.reader import NodeRecord, SwarmLogReader, log_problem
 from nunet.replication.replica import Replica
@@ -24,6 +25,7 @@ __all__ = [
     "Backoff",
     "ChainProblem",
     "CursorStore",
+    "LagReport",
     "MalformedLogMessage",
     "NodeRecord",
     "NodeSequencer",
@@ -38,6 +40,7 @@ __all__ = [
     "ensure_swarm_stream",
     "last_replicated_seq",
     "log_problem",
+    "measure_lag",
     "node_subject",
     "resume_after",
     "swarm_log_reader",

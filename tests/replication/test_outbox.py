@@ -11,10 +11,10 @@ from nats.aio.msg import Msg
 
 from nunet.db import MemoryDocumentStore
 from nunet.eventlog import EventLog, SQLiteEventLog
-from nunet.replication import Backoff, CursorStore, Outbox, ReplicationStalled
+from nunet.replication import Backoff, CursorStore, Outbox, ReplicationStalled, measure_lag
 from nunet.replication.events import ReplicationResumed
 from nunet.replication.stream import msg_id
-from tests.eventlog.samples import pings
+from tests.eventlog.samples import Pinged, pings
 from tests.replication.conftest import DOMAIN, NODE_A
 from tests.replication.streams import eventually, publish_raw, stored
 from tests.support.nats import LeafMesh
@@ -192,3 +192,15 @@ async def test_killing_the_hub_while_appending_loses_and_duplicates_nothing(
     assert [r.type for r in records].count(ReplicationResumed.TYPE) >= 1
     replicated = await replicated_seqs(writer_nc)
     assert sorted(replicated) == list(range(1, len(records) + 1))  # every record exactly once
+
+
+async def test_measure_lag_samples_the_lag_under_a_steady_rate_and_drains(
+    node_log: SQLiteEventLog, writer_nc: NatsClient, store: MemoryDocumentStore
+) -> None:
+    async with running(outbox(node_log, writer_nc, store)) as box:
+        async with asyncio.timeout(TIMEOUT):
+            report = await measure_lag(node_log, box, lambda i: Pinged(n=i), rate=5000, records=300)
+        assert box.position == 300
+    assert len(report.samples) == 30
+    assert 0 <= report.percentile(0.5) <= report.max_lag <= 300
+    assert await replicated_seqs(writer_nc) == list(range(1, 301))
