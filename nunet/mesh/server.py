@@ -294,7 +294,7 @@ class NatsServer:
             if spec.leaf_listen is not None:
                 leaf = int(varz["leaf"]["port"])
             if spec.cluster is not None:
-                cluster = int(varz["cluster"]["port"])
+                cluster = int(varz["cluster"]["cluster_port"])
         self._spec = spec.with_ports(client, monitor, leaf, cluster)
 
     async def _ports_file(self, pid: int) -> dict[str, list[str]]:

@@ -97,6 +97,11 @@ class ServerSpec:
             raise MeshConfigError(f"server {self.name}: cluster routes need the route credentials")
         for url in self.remotes:
             _check_url(url, _LEAF_SCHEMES, "leaf remote")
+        if self.cluster is not None and not self.cluster.routes:
+            raise MeshConfigError(
+                f"cluster {self.cluster.name!r} needs routes: list every hub's route URL, this "
+                "one's included (nats skips its own); JetStream refuses a cluster without routes"
+            )
         for url in self.cluster.routes if self.cluster else ():
             _check_url(url, _ROUTE_SCHEMES, "cluster route")
 

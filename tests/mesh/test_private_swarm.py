@@ -5,7 +5,10 @@ read or inject, and its attempt is visible as an event on both sides."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
+import socket
+import ssl
 from collections.abc import Callable
 from pathlib import Path
 
@@ -14,9 +17,10 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.errors import NoRespondersError
 
-from nunet.mesh import ServerSpec, SwarmKey
+from nunet.mesh import ClusterSpec, NatsServer, ServerSpec, SwarmKey, TlsFiles, issue_node_tls
 from nunet.mesh.events import LeafLinkConnected, MeshLinkRejected
-from tests.mesh.swarm import FAST, WAIT, client, node_spec, running
+from nunet.mesh.monitor import get_json
+from tests.mesh.swarm import FAST, WAIT, Events, client, node_spec, running
 
 K = SwarmKey.generate()
 MESSAGES = 20
@@ -147,7 +151,8 @@ async def test_an_outsider_cannot_join_read_or_inject_and_is_seen_trying(
                 # (b) Reading: the outsider listens to everything while the swarm talks.
                 overheard = Inbox()
                 await on_foreign.subscribe(">", cb=overheard.receive)
-                await on_foreign.flush()
+                await on_foreign.publish("self.check", b"listening")
+                await overheard.wait_for(b"listening")  # its subscriber does work
                 swarm_inbox = Inbox()
                 await on_hub.subscribe("swarm.data", cb=swarm_inbox.receive)
                 await _until_routed(on_member, on_hub, "swarm.data")
@@ -155,7 +160,7 @@ async def test_an_outsider_cannot_join_read_or_inject_and_is_seen_trying(
                     await on_member.publish("swarm.data", b"secret%d" % index)
                 await swarm_inbox.wait_for(b"secret%d" % (MESSAGES - 1))
                 await on_foreign.flush()
-                assert [m.subject for m in overheard.messages] == []
+                assert [m.subject for m in overheard.messages] == ["self.check"]
 
                 # (c) Injecting: the outsider publishes to a subject members listen on; a marker
                 # sent after it within the swarm arrives, the injected messages do not.
@@ -168,4 +173,73 @@ async def test_an_outsider_cannot_join_read_or_inject_and_is_seen_trying(
                 await on_hub.publish("swarm.inbox", b"marker")
                 await member_inbox.wait_for(b"marker")
                 assert member_inbox.payloads() == [b"marker"]
-                assert overheard.payloads() == [b"injected"] * MESSAGES  # only its own
+                assert not [m for m in overheard.messages if m.data.startswith(b"secret")]
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _hub_in_cluster(
+    root: Path, name: str, key: SwarmKey, port: int, routes: list[int]
+) -> ServerSpec:
+    cluster = ClusterSpec(
+        "swarm",
+        host="127.0.0.1",
+        port=port,
+        routes=tuple(f"nats-route://127.0.0.1:{route}" for route in routes),
+    )
+    spec = node_spec(root, name, key, hub=True)
+    return dataclasses.replace(spec, cluster=cluster, route_credentials=key.route_credentials)
+
+
+async def _dial_route_with(tls: TlsFiles, port: int) -> None:
+    """An intruder on a route port: a TLS handshake with its own certificate, and no scruples
+    about the hub's (it skips verifying it, so it is the hub's check that refuses it)."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    context.load_cert_chain(tls.cert_file, tls.key_file)
+    with contextlib.suppress(ssl.SSLError, ConnectionError):
+        _, writer = await asyncio.open_connection(
+            "127.0.0.1", port, ssl=context, server_hostname="127.0.0.1"
+        )
+        writer.close()
+
+
+async def test_hubs_route_to_each_other_over_tls_and_a_foreign_hub_cannot_route_in(
+    tmp_path: Path,
+) -> None:
+    one, two = _free_port(), _free_port()
+    hub1 = NatsServer(_hub_in_cluster(tmp_path, "hub1", K, one, [one, two]), settings=FAST)
+    hub2_seen = Events()
+    hub2 = NatsServer(
+        _hub_in_cluster(tmp_path, "hub2", K, two, [one, two]), settings=FAST, on_event=hub2_seen
+    )
+    try:
+        await asyncio.gather(hub1.start(), hub2.start())  # JetStream waits for its peer
+        assert hub1.leaf_url is not None
+        member_spec = node_spec(tmp_path, "member", K, remotes=[hub1.leaf_url])
+        async with (
+            running(member_spec) as (member, _),
+            client(member) as on_member,
+            client(hub2) as on_hub2,
+        ):
+            # member -> (leaf, TLS) -> hub1 -> (route, TLS) -> hub2
+            inbox = Inbox()
+            await on_hub2.subscribe("swarm.data", cb=inbox.receive)
+            await _until_routed(on_member, on_hub2, "swarm.data")
+            await on_member.publish("swarm.data", b"across")
+            await inbox.wait_for(b"across")
+
+        foreign = issue_node_tls(SwarmKey.generate(), tmp_path / "foreign-tls", "foreign")
+        await _dial_route_with(foreign, two)
+        rejected = await hub2_seen.wait_for(MeshLinkRejected)
+        assert (rejected.link, rejected.cause) == ("route", "tls-certificate")
+        _, routez = await get_json("127.0.0.1", hub2.spec.monitor_port, "/routez")
+        assert routez["routes"]
+        assert {route["remote_name"] for route in routez["routes"]} == {"hub1"}
+    finally:
+        await asyncio.gather(hub1.stop(), hub2.stop())

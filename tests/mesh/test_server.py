@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import os
 import signal
@@ -52,7 +53,10 @@ async def _raw_connect(url: str, connect: bytes) -> bytes:
 
 async def _exited(pid: int) -> None:
     """Wait until process `pid` has ended, woken by its pidfd (no polling)."""
-    fd = os.pidfd_open(pid)
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return  # already ended and reaped
     ended = asyncio.Event()
     loop = asyncio.get_running_loop()
     loop.add_reader(fd, ended.set)
@@ -201,6 +205,7 @@ def test_the_server_dies_with_the_node(tmp_path: Path) -> None:
     node = subprocess.Popen(
         [sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, cwd=Path.cwd()
     )
+    server_pid = None
     try:
         assert node.stdout is not None
         server_pid = int(node.stdout.readline())
@@ -210,3 +215,6 @@ def test_the_server_dies_with_the_node(tmp_path: Path) -> None:
     finally:
         node.kill()
         node.wait()
+        if server_pid is not None:  # an orphan, if the test failed
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(server_pid, signal.SIGKILL)

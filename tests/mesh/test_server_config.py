@@ -90,7 +90,8 @@ def test_a_hub_demands_a_swarm_certificate_and_password_on_leaf_and_route_ports(
 
 
 def test_pinned_ports_are_rendered_as_chosen() -> None:
-    spec = hub(leaf_listen=LeafListen("127.0.0.1"), cluster=ClusterSpec("swarm"))
+    cluster = ClusterSpec("swarm", routes=("nats-route://127.0.0.1:6001",))
+    spec = hub(leaf_listen=LeafListen("127.0.0.1"), cluster=cluster)
     pinned = spec.with_ports(4001, 8001, leaf=7001, cluster=6001)
     config = render_config(pinned)
     for address in ("127.0.0.1:4001", "127.0.0.1:8001", "127.0.0.1:7001", "0.0.0.0:6001"):
@@ -117,9 +118,11 @@ def test_an_unsafe_or_broken_member_spec_is_refused(
         member(**changes)
 
 
-def test_a_cluster_without_route_credentials_is_refused() -> None:
+def test_a_cluster_without_route_credentials_or_routes_is_refused() -> None:
     with pytest.raises(MeshConfigError, match="route credentials"):
         hub(route_credentials=None)
+    with pytest.raises(MeshConfigError, match="needs routes"):
+        hub(cluster=ClusterSpec("swarm"))
 
 
 def test_adding_a_remote_twice_changes_nothing() -> None:
