@@ -52,6 +52,7 @@ _PR_SET_PDEATHSIG = 1
 _WILDCARD_HOSTS = ("", "0.0.0.0", "::")
 _LOG_FILE_LIMIT = 16 << 20
 _TAIL_LINES = 200
+_MAX_REJECTION_KEYS = 1024
 
 
 @dataclass(frozen=True)
@@ -180,6 +181,7 @@ class NatsServer:
         """Spawn the server and return once /healthz answers; raise a MeshError if it cannot."""
         if self._launch is not None or self._tasks:
             raise MeshError(f"nats-server {self._spec.name} is already started")
+        self._stopping = self._gave_up = False
         binary = self._binary or locate_nats_server()
         self._binary = await asyncio.to_thread(verify_nats_server, binary)
         async with self._lifecycle:
@@ -396,6 +398,11 @@ class NatsServer:
         ):
             seen.suppressed += 1
             return
+        if len(self._rejections) >= _MAX_REJECTION_KEYS:  # many hosts: forget the quiet ones
+            interval = self._settings.rejection_report_interval_s
+            self._rejections = {
+                k: v for k, v in self._rejections.items() if now - v.last_reported < interval
+            }
         self._rejections[key] = _Rejections(now)
         self._emit(
             MeshLinkRejected(
