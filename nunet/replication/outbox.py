@@ -124,8 +124,8 @@ class Outbox:
                 try:
                     await self._replicate()
                     return
-                except* _PublishFailed as group:
-                    await self._stall(str(group.exceptions[0]))
+                except _PublishFailed as failure:
+                    await self._stall(str(failure))
                 await self._reconcile()
         finally:
             if self._position != self._saved:
@@ -139,6 +139,8 @@ class Outbox:
             async with asyncio.TaskGroup() as group:
                 group.create_task(self._send(slots, inflight))
                 group.create_task(self._settle(slots, inflight))
+        except ExceptionGroup as failures:  # callers see the first failure itself, not a group
+            raise _first(failures) from None
         finally:
             while not inflight.empty():  # give up the acks no one will wait for
                 entry = inflight.get_nowait()
@@ -274,6 +276,14 @@ class Outbox:
             else:
                 still.append((seq, waiter))
         self._waiters = still
+
+
+def _first(group: BaseExceptionGroup[Exception]) -> Exception:
+    """The failure to act on: a failed publish if there is one, else the first error."""
+    failed, _ = group.split(_PublishFailed)
+    leaves = failed.exceptions if failed is not None else group.exceptions
+    first = leaves[0]
+    return _first(first) if isinstance(first, BaseExceptionGroup) else first
 
 
 def _describe(exc: BaseException) -> str:

@@ -101,9 +101,7 @@ def test_tail_swarm_prefixes_each_line_with_a_short_node_id(home: Path) -> None:
     assert sorted(nodes) == [NODE_A] * 5 + [NODE_B] * 2
 
 
-def test_tail_node_follow_waits_for_records_and_stops_at_count(
-    home: Path, server: NatsProcess
-) -> None:
+def test_tail_node_follow_reads_through_the_stream_and_stops_at_count(home: Path) -> None:
     result = run(home, "tail", "--node", NODE_B, "--follow", "--count", "3")
     assert [msgspec.json.decode(line)["seq"] for line in result.stdout.splitlines()] == [1, 2, 3]
 
