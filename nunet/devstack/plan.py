@@ -31,7 +31,9 @@ class StackPlan:
 
     def __post_init__(self) -> None:
         if self.members < 1:
-            raise ValueError(f"a devstack needs at least one node besides the hub, not {self.members}")
+            raise ValueError(
+                f"a devstack needs at least one node besides the hub, not {self.members}"
+            )
 
     @property
     def hub(self) -> NodePlan:
@@ -39,7 +41,9 @@ class StackPlan:
 
     @property
     def nodes(self) -> list[NodePlan]:
-        return [NodePlan(f"node{i}", self.directory / f"node{i}") for i in range(1, self.members + 1)]
+        return [
+            NodePlan(f"node{i}", self.directory / f"node{i}") for i in range(1, self.members + 1)
+        ]
 
     @property
     def swarm_key(self) -> Path:

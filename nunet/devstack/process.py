@@ -64,7 +64,7 @@ class NodeProcess:
                 stdout=log,
                 stderr=log,
                 start_new_session=True,  # Ctrl-C reaches the devstack, which stops nodes in order
-                preexec_fn=die_with_parent,
+                preexec_fn=die_with_parent(),
                 env={**os.environ, "PYTHONUNBUFFERED": "1"},
             )
 

@@ -107,7 +107,9 @@ class DevStack:
         _, access = await process.wait_ready(READY_TIMEOUT)
         pid = process.pid
         assert pid is not None
-        return RunningNode(process.plan.name, access.did, process.api_url(), str(process.plan.home), pid)
+        return RunningNode(
+            process.plan.name, access.did, process.api_url(), str(process.plan.home), pid
+        )
 
 
 def free_port() -> int:

@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import dataclasses
 import errno
 import json
 import os
 import signal
 import socket
-import sys
 import time
 from collections import deque
 from collections.abc import Callable
@@ -26,6 +24,7 @@ from urllib.parse import urlsplit
 
 import structlog
 
+from nunet.childproc import die_with_parent
 from nunet.eventlog import Event
 from nunet.mesh import server_log
 from nunet.mesh.binary import locate_nats_server, verify_nats_server
@@ -48,7 +47,6 @@ from nunet.mesh.server_config import ServerSpec, redact, render_config
 log = structlog.get_logger("nunet.mesh")
 
 EventSink = Callable[[Event], None]
-_PR_SET_PDEATHSIG = 1
 _WILDCARD_HOSTS = ("", "0.0.0.0", "::")
 _LOG_FILE_LIMIT = 16 << 20
 _TAIL_LINES = 200
@@ -247,7 +245,7 @@ class NatsServer:
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
-            preexec_fn=_die_with_parent(),
+            preexec_fn=die_with_parent(),
             start_new_session=True,  # the node's ^C reaches the node only; it stops us in order
             limit=1 << 20,
         )
@@ -647,24 +645,3 @@ def _rotate(path: Path) -> None:
     with contextlib.suppress(FileNotFoundError):
         if path.stat().st_size > _LOG_FILE_LIMIT:
             os.replace(path, path.with_name(path.name + ".1"))
-
-
-def _die_with_parent() -> Callable[[], None] | None:
-    """A preexec_fn asking Linux to SIGTERM the server when the node dies (PR_SET_PDEATHSIG).
-
-    libc is resolved here, in the parent, so the child only makes two system calls. The signal
-    is tied to the forking thread: spawn from the event-loop thread, which lives as long as the
-    node. SIGTERM rather than SIGKILL lets JetStream flush. On other systems: None (the node's
-    stop() is then the only guarantee).
-    """
-    if not sys.platform.startswith("linux"):
-        return None
-    prctl = ctypes.CDLL(None, use_errno=True).prctl
-    parent = os.getpid()
-
-    def preexec() -> None:
-        prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
-        if os.getppid() != parent:  # the node died between fork and prctl
-            os._exit(1)
-
-    return preexec

@@ -20,6 +20,7 @@ from nunet.db import DocumentStore
 from nunet.eventlog import Event, EventLog
 from nunet.mesh import (
     SWARM_DOMAIN,
+    SWARM_KEY_FILE,
     ClusterSpec,
     LeafListen,
     MeshAccess,
@@ -105,7 +106,11 @@ async def open_mesh(
 def _server_spec(
     layout: NodeLayout, mesh: MeshConfig, did: str, token: str, max_payload: int
 ) -> ServerSpec:
-    key = SwarmKey.load(Path(mesh.swarm_key_file)) if mesh.swarm_key_file else SwarmKey.public()
+    # No key configured: <home>/swarm.key if `nunet swarm key new` made one, else the open swarm.
+    if mesh.swarm_key_file:
+        key = SwarmKey.load(Path(mesh.swarm_key_file))
+    else:
+        key = SwarmKey.load_or_public(layout.home / SWARM_KEY_FILE)
     name = server_name(did)
     hosts = list(mesh.hub.advertise) if mesh.hub is not None else []
     if mesh.hub is not None and mesh.hub.host not in ("0.0.0.0", "::"):
