@@ -9,16 +9,19 @@ every transport:
   the whole last token (matches one or more trailing tokens).
 """
 
+import re
+
 from nunet.network.errors import InvalidAddress, InvalidTopic
 
 MAX_NAME_LENGTH = 255
 """Longest address or topic accepted, in characters."""
 
-_SPECIAL = frozenset(".*>")
+# One or more of '!'..'~' except '.', '*', '>' (a regex: this runs for every message sent).
+_TOKEN = re.compile(r"[!-)+-\-/-=?-~]+")
 
 
 def _is_token(token: str) -> bool:
-    return bool(token) and all("!" <= c <= "~" and c not in _SPECIAL for c in token)
+    return _TOKEN.fullmatch(token) is not None
 
 
 def validate_address(address: str) -> str:
