@@ -153,7 +153,7 @@ class Actor:
         )
         ticket = system.deadlines.watch(reply, timeout)
         try:
-            await system.deliver(envelope)
+            await system.ask(envelope, timeout)
             answer = await reply
         except TimeoutError:
             raise InvokeTimeout(

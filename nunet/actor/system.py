@@ -50,7 +50,7 @@ from nunet.actor.guard import EnvelopeGuard
 from nunet.actor.handle import Handle
 from nunet.eventlog import Event, EventLog
 from nunet.identity import KeyPair
-from nunet.network import Subscription, Transport
+from nunet.network import RequestFailed, RequestTimeout, Subscription, Transport
 
 log = structlog.get_logger("nunet.actor")
 
@@ -100,6 +100,9 @@ class ActorSystem:
         self._topics: dict[str, set[str]] = {}
         self._subscriptions: dict[str, Subscription] = {}
         self._background: set[asyncio.Task[None]] = set()
+        # Questions that arrived as transport requests, by (asker, reply behavior): the sealed
+        # answer goes back as the request's reply instead of as a message of its own.
+        self._answers: dict[tuple[str, str], asyncio.Future[bytes]] = {}
         self.next_nonce = NonceSource()
         self.deadlines = Deadlines()
 
@@ -242,6 +245,36 @@ class ActorSystem:
         if envelope.recipient.node == self.address:
             await self._accept_local(envelope)
             return
+        data = self._sealed_for_transport(envelope)
+        if envelope.in_reply_to is not None:
+            waiting = self._answers.pop((str(envelope.recipient), envelope.behavior), None)
+            if waiting is not None and not waiting.done():
+                waiting.set_result(data)  # the answer rides back on the asker's request
+                return
+        await self._transport.send(envelope.recipient.node, data)
+
+    async def ask(self, envelope: Envelope, timeout: float) -> None:
+        """Deliver a question (an envelope with `reply_to`), and for another node's actor, as one
+        transport request whose reply is the sealed answer: two messages on the wire, not four.
+
+        The answer is checked like any received envelope and so settles the asker's reply
+        behavior. No answer within `timeout` is not an error here: the asker's own deadline
+        reports it, as it does for an answer that never comes by any path.
+        """
+        if envelope.recipient.node == self.address:
+            await self._accept_local(envelope)
+            return
+        data = self._sealed_for_transport(envelope)
+        try:
+            answer = await self._transport.request(envelope.recipient.node, data, timeout=timeout)
+        except (RequestTimeout, RequestFailed) as exc:
+            log.debug("question unanswered", behavior=envelope.behavior, reason=str(exc))
+            return
+        reply = self._unseal(answer)
+        if reply is not None:
+            await self._accept_remote(reply, answer)
+
+    def _sealed_for_transport(self, envelope: Envelope) -> bytes:
         data = self._seal(envelope)
         self._record(
             EnvelopeSent(
@@ -249,7 +282,7 @@ class ActorSystem:
             ),
             str(envelope.sender),
         )
-        await self._transport.send(envelope.recipient.node, data)
+        return data
 
     async def publish(self, envelope: Envelope) -> None:
         """Broadcast: local subscribers get it in memory, the swarm through the transport."""
@@ -305,6 +338,27 @@ class ActorSystem:
         envelope = self._unseal(data)
         if envelope is None:
             return None
+        if envelope.reply_to is None or envelope.in_reply_to is not None:
+            await self._accept_remote(envelope, data)
+            return None
+        # A question: its answer (or the refusal) is the reply to the transport request.
+        key = (str(envelope.sender), envelope.reply_to)
+        answer: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        self._answers[key] = answer
+        try:
+            if not await self._accept_remote(envelope, data) and not answer.done():
+                return None  # refused without an answer (replay, rate limit)
+            remaining = (envelope.expires_at - self._clock()) / 1e9
+            async with asyncio.timeout(max(remaining, 0.0)):
+                return await answer
+        except TimeoutError:
+            return None
+        finally:
+            if self._answers.get(key) is answer:
+                del self._answers[key]
+
+    async def _accept_remote(self, envelope: Envelope, data: bytes) -> bool:
+        """Check an envelope from another node and queue it for its actor; False if refused."""
         now = self._clock()
         try:
             if envelope.recipient.node != self.address:
@@ -317,7 +371,7 @@ class ActorSystem:
         except EnvelopeRejected as exc:
             self._refused(exc, envelope, data)
             await self._answer_refusal(envelope, exc)
-            return None
+            return False
         self._record(
             EnvelopeReceived(
                 sender_did=envelope.sender.did, behavior=envelope.behavior, sealed=data
@@ -325,7 +379,7 @@ class ActorSystem:
             str(envelope.sender),
         )
         await self._hand_over(running, envelope, target)
-        return None
+        return True
 
     async def _receive_topic(self, data: bytes) -> None:
         envelope = self._unseal(data)

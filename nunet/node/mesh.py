@@ -34,6 +34,7 @@ from nunet.mesh import (
 from nunet.network import InMemoryNetwork, InMemoryTransport, NatsTransport, Transport
 from nunet.node.config import MeshConfig, NodeConfig
 from nunet.node.layout import NodeLayout
+from nunet.peers import Links
 from nunet.replication import Outbox, ensure_swarm_stream
 
 _PAYLOAD_HEADROOM = 64 * 1024  # NATS headers and the envelope's wire framing
@@ -51,11 +52,22 @@ class NodeMesh:
     server: NatsServer | None = None
     token: str | None = None
     addresses: dict[str, str] = field(default_factory=dict)
+    links: Links | None = None  # how `peers connect` adds a hub; None: nothing to manage
     outbox: Outbox | None = None
+    _replicating: asyncio.Task[None] | None = None
 
-    @property
-    def links(self) -> ServerLinks | None:
-        return None if self.server is None else ServerLinks(self.server)
+    def replicate(self, outbox: Outbox) -> None:
+        """Start replicating the node's log (once)."""
+        if self.outbox is None:
+            self.outbox = outbox
+            self._replicating = asyncio.create_task(outbox.run(), name="replication-outbox")
+
+    async def stop_replicating(self) -> None:
+        task, self._replicating = self._replicating, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
 
 class ServerLinks:
@@ -63,6 +75,7 @@ class ServerLinks:
 
     def __init__(self, server: NatsServer) -> None:
         self._server = server
+        self.on_link: Callable[[], None] | None = None  # a node that had no hub starts replicating
 
     async def connect(self, address: str) -> None:
         parsed = urlsplit(address)
@@ -75,6 +88,8 @@ class ServerLinks:
                 f"{address!r} is not a hub's leaf URL: use tls://HOST:PORT or nats-leaf://HOST:PORT"
             )
         await self._server.add_remote(address)
+        if self.on_link is not None:
+            self.on_link()
 
 
 def server_name(did: str) -> str:
@@ -100,7 +115,14 @@ async def open_mesh(
     exits.push_async_callback(server.stop)
     transport = NatsTransport(server.client_url, did, token=token, name=spec.name)
     addresses = {"leaf": server.leaf_url} if server.leaf_url is not None else {}
-    return NodeMesh("embedded", transport, server=server, token=token, addresses=addresses)
+    return NodeMesh(
+        "embedded",
+        transport,
+        server=server,
+        token=token,
+        addresses=addresses,
+        links=ServerLinks(server),
+    )
 
 
 def _server_spec(
@@ -158,13 +180,19 @@ async def join_swarm(
         return
     js = transport.client.jetstream(domain=SWARM_DOMAIN)
     mesh = config.mesh
-    if mesh.hub is not None:
+    if mesh.hub is not None or mesh.mode == "external":  # where the swarm's stream lives
         await ensure_swarm_stream(js, replicas=mesh.replication.stream_replicas)
     if mesh.replication.enabled:
-        outbox = Outbox(log, js, store, did)
-        task = asyncio.create_task(outbox.run(), name="replication-outbox")
-        exits.push_async_callback(_stop, task)
-        node_mesh.outbox = outbox
+        exits.push_async_callback(node_mesh.stop_replicating)
+
+        def replicate() -> None:
+            node_mesh.replicate(Outbox(log, js, store, did))
+
+        # A node on its own has no swarm to replicate to until `peers connect` gives it a hub.
+        if mesh.hub is not None or mesh.bootstrap or mesh.mode == "external":
+            replicate()
+        elif isinstance(node_mesh.links, ServerLinks):
+            node_mesh.links.on_link = replicate
     server = node_mesh.server
     access = MeshAccess(
         client_url=server.client_url if server is not None else mesh.external_urls[0],
@@ -175,9 +203,3 @@ async def join_swarm(
     )
     await asyncio.to_thread(write_mesh_access, layout.mesh_access, access)
     exits.callback(layout.mesh_access.unlink, missing_ok=True)
-
-
-async def _stop(task: asyncio.Task[None]) -> None:
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task

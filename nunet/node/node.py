@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Mapping
 from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
@@ -39,7 +40,7 @@ from nunet.node.layout import NodeLayout
 from nunet.node.mesh import NodeMesh, join_swarm, open_mesh
 from nunet.node.node_actor import NODE_ACTOR_ID, NodeActor
 from nunet.node.user_agent import USER_ACTOR_ID, UserAgent
-from nunet.peers import PEERS_ACTOR_ID, PresenceActor
+from nunet.peers import PEERS_ACTOR_ID, Links, PresenceActor
 from nunet.ucan import CapabilityContext, FileAnchorStore, anchor_path
 
 ROOT_SUPERVISOR_ID = "root"
@@ -95,7 +96,11 @@ class Node:
         config: NodeConfig | None = None,
         *,
         transport: Transport | None = None,
+        links: Links | None = None,
+        addresses: Mapping[str, str] | None = None,
     ) -> Node:
+        """Open the node in `home`. By default its mesh is what `config.mesh` says; a given
+        `transport` replaces it (with `links` and `addresses` for the presence actor)."""
         config = config or NodeConfig()
         layout = NodeLayout(home)
         keystore = KeyStore(layout.keys, passphrase)
@@ -145,7 +150,7 @@ class Node:
             if transport is None:
                 mesh = await open_mesh(layout, config, key.did, record, exits)
             else:
-                mesh = NodeMesh("given", transport)
+                mesh = NodeMesh("given", transport, addresses=dict(addresses or {}), links=links)
             system = ActorSystem(
                 key,
                 mesh.transport,

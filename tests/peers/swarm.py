@@ -8,8 +8,8 @@ from typing import Any
 
 from nunet.identity import KeyStore
 from nunet.network import InMemoryNetwork, InMemoryTransport
-from nunet.node import Node
-from nunet.peers import PEERS_ACTOR_ID, Links, PeerJoined, PresenceActor
+from nunet.node import Node, NodeConfig, parse_config
+from nunet.peers import PEERS_ACTOR_ID, Links, PeerJoined
 from tests.support.actors import wait_for_event
 from tests.support.homes import PASSPHRASE, make_home
 
@@ -34,13 +34,21 @@ class Swarm:
     async def open(self, name: str, *, links: Links | None = None) -> Node:
         home = self.home(name)
         did = KeyStore(home / "keys", "").did("dms")  # the node key's DID is public
-        node = await Node.open(home, PASSPHRASE, transport=InMemoryTransport(self.network, did))
-        self._exits.push_async_callback(node.close)  # closing twice is harmless
-        actor = PresenceActor(
-            heartbeat_seconds=HEARTBEAT, addresses={"api": f"http://{name}.test"}, links=links
+        node = await Node.open(
+            home,
+            PASSPHRASE,
+            presence_config(),
+            transport=InMemoryTransport(self.network, did),
+            links=links,
+            addresses={"api": f"http://{name}.test"},
         )
-        await node.system.spawn(actor, PEERS_ACTOR_ID)
+        self._exits.push_async_callback(node.close)  # closing twice is harmless
         return node
+
+
+def presence_config() -> NodeConfig:
+    """Heartbeats fast enough for tests."""
+    return parse_config({"mesh": {"mode": "memory", "heartbeat_seconds": HEARTBEAT}})
 
 
 async def ask(node: Node, behavior: str, payload: Any = None) -> Any:

@@ -20,7 +20,6 @@ from nunet.peers import (
     CONNECT_BEHAVIOR,
     LIST_BEHAVIOR,
     PEER_PING_BEHAVIOR,
-    PEERS_ACTOR_ID,
     PING_BEHAVIOR,
     PRESENCE_BEHAVIOR,
     PRESENCE_TOPIC,
@@ -30,10 +29,9 @@ from nunet.peers import (
     PeerRestarted,
     PeerUp,
     Presence,
-    PresenceActor,
     PresenceRefused,
 )
-from tests.peers.swarm import HEARTBEAT, WAIT, Swarm, ask, joined
+from tests.peers.swarm import HEARTBEAT, WAIT, Swarm, ask, joined, presence_config
 from tests.support.actors import wait_for_event
 from tests.support.homes import PASSPHRASE, make_home
 
@@ -208,10 +206,9 @@ async def test_peers_behaviors_need_a_capability(tmp_path: Path) -> None:
     network = InMemoryNetwork()
     home = make_home(tmp_path / "u", trust_user=False)
     did = KeyStore(home / "keys", "").did("dms")
-    async with await Node.open(home, PASSPHRASE, transport=InMemoryTransport(network, did)) as node:
-        await node.system.spawn(
-            PresenceActor(heartbeat_seconds=HEARTBEAT, addresses=[], links=None), PEERS_ACTOR_ID
-        )
+    async with await Node.open(
+        home, PASSPHRASE, presence_config(), transport=InMemoryTransport(network, did)
+    ) as node:
         with pytest.raises(RemoteError) as denied:
             await ask(node, LIST_BEHAVIOR)
         assert denied.value.code == "unauthorized"

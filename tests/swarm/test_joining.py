@@ -1,0 +1,121 @@
+"""Ways into a swarm besides bootstrap: `peers connect` at run time, and an external cluster."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from nunet.devstack.stack import free_port
+from nunet.mesh import SwarmKey
+from nunet.node import Node, parse_config
+from tests.support.homes import PASSPHRASE, make_home
+from tests.support.nats import NatsProcess
+from tests.support.swarm import (
+    assert_exactly_once,
+    connect,
+    stored_records,
+    wait_replicated,
+    wait_until,
+)
+
+pytestmark = pytest.mark.slow
+
+HEARTBEAT = 0.3
+
+
+async def peer_state(node: Node, did: str) -> str | None:
+    rows = await node.invoke_as_user("/dms/node/peers/list", to=node.system.handle_of("peers"))
+    return next((row["state"] for row in rows if row["did"] == did), None)
+
+
+async def test_a_node_on_its_own_joins_a_hub_by_peers_connect_and_replicates(
+    tmp_path: Path,
+) -> None:
+    key = tmp_path / "swarm.key"
+    SwarmKey.generate().write(key)
+    mesh = {"heartbeat_seconds": HEARTBEAT, "swarm_key_file": str(key)}
+    port = free_port()
+    hub = await Node.open(
+        make_home(tmp_path / "hub"),
+        PASSPHRASE,
+        parse_config({"mesh": {**mesh, "hub": {"port": port}}}),
+    )
+    try:
+        loner = await Node.open(
+            make_home(tmp_path / "loner"), PASSPHRASE, parse_config({"mesh": mesh})
+        )
+        try:
+            assert loner.mesh.outbox is None  # nowhere to replicate to yet
+            answer = await loner.invoke_as_user(
+                "/dms/node/peers/connect",
+                {"address": f"nats-leaf://127.0.0.1:{port}"},
+                to=loner.system.handle_of("peers"),
+            )
+            assert answer == {"connected": f"nats-leaf://127.0.0.1:{port}"}
+
+            async def both_up() -> bool:
+                return (
+                    await peer_state(hub, loner.did) == "up"
+                    and await peer_state(loner, hub.did) == "up"
+                )
+
+            await wait_until(both_up, "the hub and the loner to see each other")
+            nc = await connect(hub.layout.home)
+            try:
+                await wait_replicated(nc, loner.did, (await loner.log.head())[0])
+                assert_exactly_once(await stored_records(nc, loner.did))
+            finally:
+                await nc.close()
+        finally:
+            await loner.close()
+    finally:
+        await hub.close()
+
+
+@pytest.fixture
+async def external_cluster(tmp_path: Path) -> AsyncIterator[NatsProcess]:
+    """An existing NATS deployment the nodes attach to (JetStream domain `swarm`)."""
+    server = NatsProcess("existing", tmp_path / "existing", jetstream_domain="swarm")
+    await server.start()
+    try:
+        yield server
+    finally:
+        await server.stop()
+
+
+async def test_nodes_attach_to_an_existing_nats_deployment_by_url(
+    tmp_path: Path, external_cluster: NatsProcess
+) -> None:
+    config = parse_config(
+        {
+            "mesh": {
+                "mode": "external",
+                "external_urls": [external_cluster.url],
+                "heartbeat_seconds": HEARTBEAT,
+            }
+        }
+    )
+    a = await Node.open(make_home(tmp_path / "a"), PASSPHRASE, config)
+    try:
+        b = await Node.open(make_home(tmp_path / "b"), PASSPHRASE, config)
+        try:
+            assert a.mesh.server is None  # no embedded server: the deployment is the mesh
+
+            async def see_each_other() -> bool:
+                return await peer_state(a, b.did) == "up" and await peer_state(b, a.did) == "up"
+
+            await wait_until(see_each_other, "the two attached nodes to see each other")
+            status = await a.invoke_as_user("/public/status", to=b.node_handle)
+            assert status["did"] == b.did
+            nc = await connect(a.layout.home)
+            try:
+                await wait_replicated(nc, b.did, (await b.log.head())[0])
+                assert_exactly_once(await stored_records(nc, b.did))
+            finally:
+                await nc.close()
+        finally:
+            await b.close()
+    finally:
+        await a.close()
