@@ -1,62 +1,74 @@
 #!/usr/bin/env bash
-# The main job: start a node and exercise it end to end through the CLI.
-# (Grows into a local swarm deploying a sample ensemble as the mesh and orchestration land.)
+# The main job: a local swarm (a hub and two nodes, each its own process with its own NATS
+# server, in a private swarm) exercised end to end through the CLI. It grows into deploying a
+# sample ensemble as onboarding and orchestration land.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
 source .venv/bin/activate
 
-export NUNET_HOME=${NUNET_HOME:-$(mktemp -d /tmp/nunet-demo.XXXXXX)}
-export NUNET_PASSPHRASE=${NUNET_PASSPHRASE:-demo-passphrase}
-echo "== node home: $NUNET_HOME"
+stack=${NUNET_DEVSTACK_DIR:-$(mktemp -d /tmp/nunet-demo.XXXXXX)}
+echo "== devstack directory: $stack"
 
-node_pid=
+devstack_pid=
 cleanup() {
-    if [[ -n $node_pid ]] && kill -0 "$node_pid" 2>/dev/null; then
-        kill -TERM "$node_pid"; wait "$node_pid" || true
+    if [[ -n $devstack_pid ]] && kill -0 "$devstack_pid" 2>/dev/null; then
+        kill -TERM "$devstack_pid"; wait "$devstack_pid" || true
     fi
 }
 trap cleanup EXIT
 
 step() { echo; echo "== $*"; }
+# nunet as a given node of the stack
+on() { local name=$1; shift; nunet --home "$stack/$name" --passphrase-file "$stack/passphrase" "$@"; }
+did_of() { python -c "import json,sys; print(next(n['did'] for n in json.load(open(sys.argv[1])) if n['name']==sys.argv[2]))" "$stack/devstack.json" "$1"; }
+up_peers() { on "$1" -o json peers list | python -c "import json,sys; print(sum(r['state']=='up' for r in json.load(sys.stdin)))"; }
 
-step "nunet init (node key, user key, user anchored as root of the node)"
-nunet init
+step "nunet devstack --nodes 2 (a hub and two nodes as separate processes, private swarm)"
+nunet devstack --nodes 2 --dir "$stack" --heartbeat 0.5 >"$stack/devstack.out" 2>"$stack/devstack.err" &
+devstack_pid=$!
+for _ in $(seq 1 600); do
+    [[ -f $stack/devstack.json ]] && break
+    kill -0 "$devstack_pid" 2>/dev/null || { cat "$stack/devstack.err" >&2; exit 1; }
+    sleep 0.2
+done
+[[ -f $stack/devstack.json ]] || { echo "demo: the devstack did not start" >&2; exit 1; }
+cat "$stack/devstack.out"
+hub=$(did_of hub); node1=$(did_of node1); node2=$(did_of node2)
 
-step "nunet key list"
-nunet key list
+step "peer discovery: node1 sees the hub and node2 up (signed presence over the leaf links)"
+for _ in $(seq 1 150); do [[ $(up_peers node1) == 2 ]] && break; sleep 0.2; done
+on node1 peers list
+[[ $(up_peers node1) == 2 ]] || { echo "demo: node1 does not see both peers" >&2; exit 1; }
 
-step "nunet run (in the background)"
-nunet run >"$NUNET_HOME/node.log" 2>&1 &
-node_pid=$!
-nunet wait-ready --timeout 30
+step "nunet peers ping node2 (request/reply across the mesh)"
+on node1 peers ping "$node2"
 
-step "nunet actor cmd /public/hello"
-nunet actor cmd /public/hello
-step "nunet actor cmd /public/status -o json"
-nunet -o json actor cmd /public/status
-step "nunet actor cmd /dms/node/peers/self"
-nunet actor cmd /dms/node/peers/self
-step "nunet actor cmd /dms/node/logger/config --arg level=debug"
-nunet actor cmd /dms/node/logger/config --arg level=debug
+step "a cross-node invoke: node1's user asks node2's node actor for its status"
+on node1 actor cmd /public/status --to "$node2/node/$node2" | head -n 6
 
-step "a behavior nobody offers is refused with a clear error (and the refusal is logged)"
-if nunet actor cmd /dms/no/such/behavior; then
-    echo "demo: an unknown behavior answered" >&2; exit 1
+step "a protected behavior on node2 is refused to node1's user (no capability) ..."
+if on node1 actor cmd /dms/node/peers/list --to "$node2/peers/$node2" 2>"$stack/refused.err"; then
+    echo "demo: node2 answered a caller it does not trust" >&2; exit 1
 fi
+cat "$stack/refused.err"
+step "... until node2 trusts node1's user"
+on node2 cap anchor -c dms --root "$(on node1 key did user)" >/dev/null
+on node1 actor cmd /dms/node/peers/list --to "$node2/peers/$node2" -o json \
+    | python -c "import json,sys; rows=json.load(sys.stdin); print(len(rows), 'peers known to node2:', ', '.join(r['did'][-8:]+' '+r['state'] for r in rows))"
 
-step "grant a capability token to another identity (UCAN-style, delegation only narrows)"
-nunet key new integrator >/dev/null
-nunet cap new integrator >/dev/null
-nunet cap grant --context dms --cap /dms/node/peers --audience "$(nunet key did integrator)" --expiry 1h \
-    | cut -c1-72
-nunet cap list --context dms
+step "every node's log reaches the swarm through JetStream: the last records, from node1"
+on node1 events tail --swarm --count 400 | tail -n 8 | cut -c1-200
+step "node2's replicated log, read from node1 and verified record by record"
+on node1 events tail --node "$node2" --count 5 | cut -c1-160
 
-step "nunet events tail (the node's log, last records)"
-nunet events tail --from 1 | tail -n 12 | cut -c1-220
-
-step "stop the node (SIGTERM) and verify its log"
-kill -TERM "$node_pid"; wait "$node_pid"; node_pid=
-nunet events verify
+step "stop the devstack (SIGTERM): every node and every nats-server ends"
+kill -TERM "$devstack_pid"; wait "$devstack_pid"; devstack_pid=
+if pgrep -f -- "$stack" >/dev/null; then
+    echo "demo: processes of the stack outlived it:" >&2; pgrep -af -- "$stack" >&2; exit 1
+fi
+for name in hub node1 node2; do
+    echo -n "$name: "; on "$name" events verify | tail -n 1
+done
 echo
 echo "demo: OK"
