@@ -31,6 +31,7 @@ from nunet.actor.envelope import (
 from nunet.actor.errors import (
     ActorError,
     EnvelopeRejected,
+    EnvelopeTooLarge,
     MisaddressedEnvelope,
     RateLimited,
     ReplayedEnvelope,
@@ -276,6 +277,12 @@ class ActorSystem:
 
     def _sealed_for_transport(self, envelope: Envelope) -> bytes:
         data = self._seal(envelope)
+        if len(data) > self._max_envelope:
+            # Refused here, where the caller can act on it, not as silence at the receiver.
+            raise EnvelopeTooLarge(
+                f"envelope of {len(data)} bytes to {envelope.recipient} exceeds the limit of "
+                f"{self._max_envelope} (max_envelope_bytes)"
+            )
         self._record(
             EnvelopeSent(
                 recipient_node=envelope.recipient.node, behavior=envelope.behavior, sealed=data

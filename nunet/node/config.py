@@ -89,6 +89,7 @@ class MeshConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     external_urls: list[str] = []
     external_token: str | None = None
     heartbeat_seconds: Annotated[float, msgspec.Meta(ge=0.05, le=3600)] = 5.0
+    bootstrap_timeout_seconds: Positive = 30.0  # a hub not linked by then is reported unreachable
     replication: ReplicationConfig = ReplicationConfig()
 
     def __post_init__(self) -> None:

@@ -27,6 +27,7 @@ from nunet.mesh import (
     MeshConfigError,
     NatsServer,
     ServerSpec,
+    SupervisionSettings,
     SwarmKey,
     issue_node_tls,
     write_mesh_access,
@@ -110,7 +111,8 @@ async def open_mesh(
         return NodeMesh("external", transport, token=mesh.external_token)
     token = secrets.token_urlsafe(24)
     spec = await asyncio.to_thread(_server_spec, layout, mesh, did, token, payload)
-    server = NatsServer(spec, on_event=record)
+    settings = SupervisionSettings(bootstrap_timeout_s=mesh.bootstrap_timeout_seconds)
+    server = NatsServer(spec, on_event=record, settings=settings)
     await server.start()
     exits.push_async_callback(server.stop)
     transport = NatsTransport(server.client_url, did, token=token, name=spec.name)
