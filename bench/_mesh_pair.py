@@ -1,9 +1,12 @@
-"""Two nodes on one machine, a hub and a member, each with its own embedded nats-server joined
-by a TLS leaf link; plus raw nats-py clients on the same two servers, the peer we compare with."""
+"""Two nodes on one machine, each its own process with its own embedded nats-server, joined by
+a TLS leaf link: the hub (bench/_mesh_hub.py) and a member (this process). The peer we compare
+with is raw nats-py between the same two servers: a client here, a responder in the hub process.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import statistics
 import sys
 import time
@@ -16,36 +19,26 @@ import nats
 from nats.aio.client import Client
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from nunet.actor import Actor, Handle, Message, behavior
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _mesh_common import ECHO, ECHO_ACTOR, RAW_SUBJECT, node_config
+
+from nunet.actor import Actor, Handle
 from nunet.devstack.stack import free_port
 from nunet.mesh import SwarmKey
-from nunet.node import Node, parse_config
+from nunet.node import Node
 from tests.support.homes import PASSPHRASE, make_home
 
-ECHO = "/public/bench/echo"
-RAW_SUBJECT = "bench.echo"
-
-
-class Echo(Actor):
-    @behavior(ECHO, public=True)
-    async def echo(self, message: Message) -> object:
-        return message.payload
+HUB = Path(__file__).resolve().parent / "_mesh_hub.py"
 
 
 @dataclass
 class Pair:
-    hub: Node
     member: Node
     caller: Actor  # on the member
     echo: Handle  # on the hub
     raw_caller: Client  # on the member's server
-    raw_echo: Client  # on the hub's server
-
-
-async def _client(node: Node) -> Client:
-    server = node.mesh.server
-    assert server is not None
-    return await nats.connect(server.client_url, token=node.mesh.token)
+    hub_client: Client  # on the hub's server (to read the swarm stream where it lives)
+    hub_did: str
 
 
 @asynccontextmanager
@@ -53,63 +46,64 @@ async def mesh_pair(directory: Path, *, replication: bool = True) -> AsyncIterat
     key = directory / "swarm.key"
     SwarmKey.generate().write(key)
     port = free_port()
-    common = {
-        "swarm_key_file": str(key),
-        "heartbeat_seconds": 5.0,
-        "replication": {"enabled": replication},
-    }
-    # A benchmark is a flood by design: lift the per-sender limits the nodes apply to each other.
-    limits = {"per_sender_per_second": 1e9, "per_sender_burst": 1 << 30}
-    hub = await Node.open(
-        make_home(directory / "hub"),
-        PASSPHRASE,
-        parse_config({"rate_limits": limits, "mesh": {**common, "hub": {"port": port}}}),
+    hub = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(HUB),
+        str(directory),
+        str(port),
+        "1" if replication else "0",
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
     )
-    member = await Node.open(
-        make_home(directory / "member"),
-        PASSPHRASE,
-        parse_config(
-            {
-                "rate_limits": limits,
-                "mesh": {**common, "bootstrap": [f"nats-leaf://127.0.0.1:{port}"]},
-            }
-        ),
-    )
-    echo = await hub.system.spawn(Echo(), "echo")
-    caller = Actor()
-    await member.system.spawn(caller, "caller")
-    raw_echo = await _client(hub)
-    raw_caller = await _client(member)
-
-    async def respond(msg: nats.aio.msg.Msg) -> None:
-        await msg.respond(msg.data)
-
-    await raw_echo.subscribe(RAW_SUBJECT, cb=respond)
-    await raw_echo.flush()
-    pair = Pair(hub, member, caller, echo, raw_caller, raw_echo)
-    # Until the leaf link carries both kinds of traffic.
-    for _ in range(200):
+    try:
+        assert hub.stdout is not None
+        ready = json.loads(await asyncio.wait_for(hub.stdout.readline(), 60))
+        member = await Node.open(
+            make_home(directory / "member"),
+            PASSPHRASE,
+            node_config(key, replication, {"bootstrap": [f"nats-leaf://127.0.0.1:{port}"]}),
+        )
         try:
-            await caller.invoke(echo, ECHO, 0, timeout=1)
-            await raw_caller.request(RAW_SUBJECT, b"0", timeout=1)
-            break
+            caller = Actor()
+            await member.system.spawn(caller, "caller")
+            server = member.mesh.server
+            assert server is not None
+            raw_caller = await nats.connect(server.client_url, token=member.mesh.token)
+            hub_client = await nats.connect(ready["client_url"], token=ready["token"])
+            echo = Handle(ready["did"], ECHO_ACTOR, ready["did"])
+            pair = Pair(member, caller, echo, raw_caller, hub_client, ready["did"])
+            await _until_linked(pair)
+            try:
+                yield pair
+            finally:
+                await raw_caller.close()
+                await hub_client.close()
+        finally:
+            await member.close()
+    finally:
+        if hub.stdin is not None:
+            hub.stdin.close()
+        await asyncio.wait_for(hub.wait(), 30)
+
+
+async def _until_linked(pair: Pair) -> None:
+    """Until the leaf link carries both kinds of traffic."""
+    for _ in range(400):
+        try:
+            await nunet_call(pair, b"0", timeout=1)
+            await pair.raw_caller.request(RAW_SUBJECT, b"0", timeout=1)
+            return
         except Exception:
             await asyncio.sleep(0.05)
-    try:
-        yield pair
-    finally:
-        await raw_caller.close()
-        await raw_echo.close()
-        await member.close()
-        await hub.close()
+    raise RuntimeError("the hub and the member never linked")
 
 
 def payload(size: int) -> bytes:
     return b"x" * size
 
 
-async def nunet_call(pair: Pair, body: bytes) -> None:
-    await pair.caller.invoke(pair.echo, ECHO, body, timeout=10)
+async def nunet_call(pair: Pair, body: bytes, timeout: float = 10) -> None:
+    await pair.caller.invoke(pair.echo, ECHO, body, timeout=timeout)
 
 
 async def raw_call(pair: Pair, body: bytes) -> None:

@@ -47,7 +47,7 @@ async def main() -> None:
     count = int(RATE * SECONDS)
     with tempfile.TemporaryDirectory() as tmp:
         async with mesh_pair(Path(tmp), replication=True) as pair:
-            js = pair.raw_echo.jetstream(domain="swarm")
+            js = pair.hub_client.jetstream(domain="swarm")
             # ours: records appended to the member's log, replicated by its outbox
             lags: list[float] = []
             done = asyncio.Event()

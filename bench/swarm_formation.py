@@ -38,6 +38,8 @@ async def nunet_formation(directory: Path) -> float:
     start = time.perf_counter()
     try:
         await stack.start(ready_timeout=300)
+        ready = time.perf_counter() - start
+        print(f"all {NODES} node processes ready (API up, mesh joined) after {ready:.2f}s")
         homes = [Path(node.home) for node in stack.nodes]
         pending = set(homes)
         while pending:
