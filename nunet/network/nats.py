@@ -124,6 +124,8 @@ class NatsTransport(Transport):
         self._client: Client | None = None
         self._max_payload: int | None = None
         self._closed: asyncio.Future[None] | None = None
+        self._awaiting: set[asyncio.Task[Any]] = set()  # tasks in send/request, for close()
+        self._cancelled_by_close: set[asyncio.Task[Any]] = set()
         self._connected = asyncio.Event()
         self._dispatcher: InboxDispatcher | None = None
         self._barrier: InterestBarrier | None = None
@@ -219,6 +221,11 @@ class NatsTransport(Transport):
         assert self._dispatcher is not None
         assert self._barrier is not None
         self._closed.set_result(None)
+        current = asyncio.current_task()
+        for waiting in self._awaiting:  # requests and sends this node awaits fail now
+            if waiting is not current:
+                self._cancelled_by_close.add(waiting)
+                waiting.cancel()
         if self._inbox_handle is not None:
             await unsubscribe_quietly(self._inbox_handle)
         owed, tasks = self._dispatcher.close()
@@ -230,7 +237,6 @@ class NatsTransport(Transport):
                 await unsubscribe_quietly(handle)
             if subscription.lane.worker is not None:
                 tasks.append(subscription.lane.worker)
-        current = asyncio.current_task()
         tasks = [task for task in tasks if task is not current]
         for task in tasks:
             task.cancel()
@@ -427,18 +433,22 @@ class NatsTransport(Transport):
         return PeerUnreachable(f"{self._address} cannot reach NATS now ({exc}); it reconnects")
 
     async def _unless_closed(self, operation: Awaitable[_T]) -> _T:
-        """Run `operation`, but raise TransportClosed as soon as this transport closes."""
-        assert self._closed is not None
-        task: asyncio.Future[_T] = asyncio.ensure_future(operation)
-        waiting: set[asyncio.Future[Any]] = {task, self._closed}
+        """Await `operation` in the calling task, but raise TransportClosed as soon as this
+        transport closes: `close()` cancels the tasks registered here and this turns that
+        cancellation (and only that one) into TransportClosed. No task or wait per call."""
+        task = asyncio.current_task()
+        assert task is not None
+        self._awaiting.add(task)
         try:
-            await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+            return await operation
+        except asyncio.CancelledError:
+            if task in self._cancelled_by_close:
+                self._cancelled_by_close.discard(task)
+                task.uncancel()
+                raise TransportClosed(f"{self._address} was closed") from None
+            raise
         finally:
-            if not task.done():
-                task.cancel()
-        if task.cancelled() or not task.done():
-            raise TransportClosed(f"{self._address} was closed")
-        return task.result()
+            self._awaiting.discard(task)
 
     async def _reply(self, subject: str, status: Status, data: bytes, reason: str | None) -> None:
         if self._client is None:
