@@ -20,6 +20,7 @@ from nunet.eventlog.event import Event, EventRecord
 from nunet.eventlog.events import LogCheckpoint
 from nunet.eventlog.log import EventLog
 from nunet.eventlog.postgres import PostgresEventLog
+from nunet.eventlog.progress import SeqWaiters
 from nunet.eventlog.projection import Projection, ProjectionRunner, replay
 from nunet.eventlog.projection_store import ProjectionStore, SQLiteProjectionStore
 from nunet.eventlog.sqlite import SQLiteEventLog, open_sqlite_log
@@ -58,6 +59,7 @@ __all__ = [
     "ProjectionStore",
     "SQLiteEventLog",
     "SQLiteProjectionStore",
+    "SeqWaiters",
     "TrustedHead",
     "UnknownEventType",
     "UnknownEventVersion",

@@ -7,13 +7,13 @@ from a position that matches its state exactly; replay() rebuilds it from seq 1.
 from __future__ import annotations
 
 import abc
-import asyncio
 from typing import Generic, TypeVar
 
 import msgspec
 
 from nunet.eventlog.event import EventRecord
 from nunet.eventlog.log import EventLog
+from nunet.eventlog.progress import SeqWaiters
 from nunet.eventlog.projection_store import ProjectionStore
 
 S = TypeVar("S")
@@ -80,7 +80,7 @@ class ProjectionRunner(Generic[S]):
         self.position = 0
         self.state: S = projection.initial()
         self._unsaved = 0
-        self._waiters: list[tuple[int, asyncio.Future[None]]] = []
+        self._waiters = SeqWaiters()
 
     async def load(self) -> None:
         """Resume from the stored (position, state), or start from zero."""
@@ -123,11 +123,7 @@ class ProjectionRunner(Generic[S]):
 
     async def wait_for(self, seq: int) -> None:
         """Return once the projection has processed `seq` (wrap in asyncio.timeout)."""
-        if self.position >= seq:
-            return
-        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiters.append((seq, waiter))
-        await waiter
+        await self._waiters.wait(seq, self.position)
 
     async def _apply(self, record: EventRecord) -> None:
         if self.projection.wants(record):
@@ -140,12 +136,4 @@ class ProjectionRunner(Generic[S]):
             self._wake()
 
     def _wake(self) -> None:
-        still = []
-        for seq, waiter in self._waiters:
-            if waiter.done():
-                continue
-            if self.position >= seq:
-                waiter.set_result(None)
-            else:
-                still.append((seq, waiter))
-        self._waiters = still
+        self._waiters.wake(self.position)

@@ -19,7 +19,7 @@ from nats.js import JetStreamContext, api
 from nats.js.errors import Error as JetStreamError
 
 from nunet.db import DocumentStore
-from nunet.eventlog import Event, EventLog, EventLogError, EventRecord
+from nunet.eventlog import Event, EventLog, EventLogError, EventRecord, SeqWaiters
 from nunet.replication.backoff import Backoff
 from nunet.replication.cursor import CursorStore, resume_after
 from nunet.replication.events import ReplicationResumed, ReplicationStalled
@@ -85,7 +85,7 @@ class Outbox:
         self._head = 0
         self._stalled_since: int | None = None
         self._resumed_after = 0
-        self._waiters: list[tuple[int, asyncio.Future[None]]] = []
+        self._waiters = SeqWaiters()
         self.stalls = 0  # how many times replication stalled since this object started
 
     @property
@@ -109,11 +109,7 @@ class Outbox:
 
     async def wait_for(self, seq: int) -> None:
         """Return once every record up to `seq` is acknowledged (wrap in asyncio.timeout)."""
-        if self._position >= seq:
-            return
-        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiters.append((seq, waiter))
-        await waiter
+        await self._waiters.wait(seq, self._position)
 
     async def run(self) -> None:
         """Replicate until the log closes or the task is cancelled; saves the cursor on exit."""
@@ -267,15 +263,7 @@ class Outbox:
             self._head = max(self._head, (await self._log.head())[0])
 
     def _wake(self) -> None:
-        still = []
-        for seq, waiter in self._waiters:
-            if waiter.done():
-                continue
-            if self._position >= seq:
-                waiter.set_result(None)
-            else:
-                still.append((seq, waiter))
-        self._waiters = still
+        self._waiters.wake(self._position)
 
 
 def _first(group: BaseExceptionGroup[Exception]) -> Exception:

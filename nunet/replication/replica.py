@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 from contextlib import aclosing
 from typing import Generic, TypeVar
 
-from nunet.eventlog import EventRecord, Projection
+from nunet.eventlog import EventRecord, Projection, SeqWaiters
 from nunet.replication.reader import SwarmLogReader
 from nunet.replication.sequencer import ChainProblem
 
@@ -29,7 +28,7 @@ class Replica(Generic[S]):
         self.state: S = projection.initial()
         self.problems: list[ChainProblem] = []
         self._last_hash: bytes | None = None
-        self._waiters: list[tuple[int, asyncio.Future[None]]] = []
+        self._waiters = SeqWaiters()
 
     async def run(self) -> None:
         """Follow the node's records until cancelled."""
@@ -42,11 +41,7 @@ class Replica(Generic[S]):
 
     async def wait_for(self, seq: int) -> None:
         """Return once the replica has applied `seq` (wrap in asyncio.timeout)."""
-        if self.position >= seq:
-            return
-        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiters.append((seq, waiter))
-        await waiter
+        await self._waiters.wait(seq, self.position)
 
     async def _consume(self, *, follow: bool) -> None:
         records = self._reader.node(
@@ -66,12 +61,4 @@ class Replica(Generic[S]):
         self.position = record.seq
         self._last_hash = record.hash
         if self._waiters:
-            still = []
-            for seq, waiter in self._waiters:
-                if waiter.done():
-                    continue
-                if self.position >= seq:
-                    waiter.set_result(None)
-                else:
-                    still.append((seq, waiter))
-            self._waiters = still
+            self._waiters.wake(self.position)
