@@ -15,10 +15,9 @@ from nunet.actor import Handle
 from nunet.actor.trace import new_trace, parse_traceparent
 from nunet.api.access import LocalAccess
 from nunet.api.errors import describe, error_body, status_for
+from nunet.api.prefix import API_PREFIX
 from nunet.errors import NunetError
 from nunet.node import Node
-
-API_PREFIX = "/api/v1"
 
 BehaviorPath = Annotated[
     str, Field(pattern=r"^/[A-Za-z0-9_.\-/]*$", max_length=256, examples=["/public/status"])

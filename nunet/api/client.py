@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from nunet.api.app import API_PREFIX
+from nunet.api.prefix import API_PREFIX
 from nunet.errors import NunetError
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 import msgspec
 
-from nunet.api import ApiError, ApiServer, create_app, find_api
+from nunet.api import ApiError, find_api
 from nunet.cli.context import CliContext, emit, pass_context
 from nunet.node import Node, NodeConfig, NodeLayout, init_home, load_config
 
@@ -40,6 +40,8 @@ def run(ctx: CliContext, api_port: int | None) -> None:
 
 
 async def _run(home: Path, passphrase: str, config: NodeConfig) -> None:
+    from nunet.api import ApiServer, create_app  # the server side only where a node runs
+
     node = await Node.open(home, passphrase, config)
     layout = node.layout
     token = secrets.token_urlsafe(32)  # loopback TCP clients must present it; see nunet.api
