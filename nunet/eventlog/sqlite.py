@@ -37,7 +37,7 @@ _PART = 128  # records per frame: the writer inserts a part while the loop seals
 # part is waiting. Each batch costs the loop a pipe write and read that wake the writer (tens
 # of microseconds); under a steady trickle of appends (traced actor messages) batches of a few
 # records would spend more on that than on the records. An idle log is not delayed.
-_MIN_BATCH_INTERVAL = 0.0005
+_MIN_BATCH_INTERVAL = 0.005
 
 
 class _Batch:
