@@ -22,7 +22,7 @@ from nats.js import api
 
 from nunet.eventlog import Event
 from nunet.replication import STREAM, node_subject
-from nunet.replication.stream import decode_record
+from nunet.replication.stream import decode_message
 
 RATE = 1000
 SECONDS = 5.0
@@ -53,11 +53,13 @@ async def main() -> None:
             done = asyncio.Event()
 
             async def on_record(msg: object) -> None:
-                record = decode_record(msg.subject, msg.data)  # type: ignore[attr-defined]
-                if record.type == BenchTick.TYPE:
-                    lags.append(time.time() - record.timestamp / 1e9)
-                    if len(lags) == count:
-                        done.set()
+                arrived = time.time()
+                message = decode_message(msg.subject, msg.headers, msg.data)  # type: ignore[attr-defined]
+                for record in message.records:
+                    if record.type == BenchTick.TYPE:
+                        lags.append(arrived - record.timestamp / 1e9)
+                if len(lags) == count:
+                    done.set()
 
             sub = await js.subscribe(
                 node_subject(pair.member.did),

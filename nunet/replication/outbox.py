@@ -1,9 +1,12 @@
 """The outbox: publishes a node's log to the swarm stream in seq order, exactly where it left off.
 
-One task reads the log's tail and publishes (at most `window` unacknowledged at a time); another
-awaits the acknowledgements in seq order and advances the cursor. The first publish that fails
-or times out stops both; every record from the first unacknowledged one on is sent again once
-the stream answers, so the stream never holds a record whose predecessors were given up on.
+Runs of consecutive records go as one message each (whatever is ready when a message can be
+sent, up to `batch_records` and `batch_bytes`; one record when only one is ready). One task
+reads the log's tail ahead, one publishes (at most `window` messages unacknowledged at a time),
+one awaits the acknowledgements in order and advances the cursor. The first publish that fails
+or times out stops them; the stream is then asked what it holds, and everything it lacks is sent
+again: unacknowledged messages with the boundaries they had, so that the stream's duplicate
+window drops a message that was stored after all.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Callable
+from typing import TypeAlias
 
 import nats.errors
 import structlog
@@ -23,34 +27,44 @@ from nunet.eventlog import Event, EventLog, EventLogError, EventRecord, SeqWaite
 from nunet.replication.backoff import Backoff
 from nunet.replication.cursor import CursorStore, resume_after
 from nunet.replication.events import ReplicationResumed, ReplicationStalled
+from nunet.replication.ledger import OutboxLedger
+from nunet.replication.readahead import ReadAhead
 from nunet.replication.stream import (
-    MSG_ID,
+    MESSAGE_OVERHEAD,
     STREAM,
-    encode_record,
-    last_replicated_seq,
-    msg_id,
+    Span,
+    batch_headers,
+    encode_batch,
+    last_message,
     node_subject,
 )
+from nunet.replication.survey import stored_spans
 
 log = structlog.get_logger("nunet.replication")
 
 # What a failed publish or stream query looks like from nats-py (timeouts are TimeoutError).
 _SWARM_ERRORS = (nats.errors.Error, JetStreamError, TimeoutError, OSError)
+_DEFAULT_MAX_PAYLOAD = 1024 * 1024  # nats-server's default, when the connection does not say
+
+# (records, acknowledgement) per message in publish order; None: nothing more will be sent
+_InFlight: TypeAlias = "asyncio.Queue[tuple[Span, asyncio.Future[api.PubAck]] | None]"
 
 
 class _PublishFailed(Exception):
-    def __init__(self, seq: int, reason: str) -> None:
-        super().__init__(f"seq {seq}: {reason}")
-        self.seq = seq
+    """The stream did not take a message, or lost what it took: reconcile, then go on."""
 
 
 class Outbox:
     """Replicates `log` (of node `node_did`) to the swarm stream reached through `js`.
 
     `position` is the last seq the stream acknowledged with every seq before it; it is saved in
-    `store` every `save_every` acknowledgements and on exit, and reconciled with the stream at
-    start and after every stall (see `cursor.resume_after`), so a stale or lost cursor costs at
-    most `window` re-sent records, which the stream's duplicate window drops.
+    `store` every `save_every` acknowledged records and on exit, and reconciled with the stream
+    at start and after every stall (see `cursor.resume_after` and `survey.stored_spans`), so a
+    stale or lost cursor sends again only records the stream does not hold.
+
+    `window` counts messages in flight; a message holds at most `batch_records` records and
+    `batch_bytes` bytes (and always fits the connection's max_payload), so at most
+    `window * batch_records` records are unacknowledged at a time (`in_flight_bound`).
     """
 
     def __init__(
@@ -60,38 +74,51 @@ class Outbox:
         store: DocumentStore,
         node_did: str,
         *,
-        window: int = 256,
+        window: int = 32,
+        batch_records: int = 128,
+        batch_bytes: int = 256 * 1024,
         ack_timeout: float = 5.0,
         backoff: Backoff | None = None,
         save_every: int = 1024,
+        audit_every: float = 1.0,
         record_events: bool = True,
         clock: Callable[[], int] = time.monotonic_ns,
     ) -> None:
-        if window < 1 or save_every < 1 or ack_timeout <= 0:
-            raise ValueError("window and save_every must be >= 1, ack_timeout > 0")
+        if min(window, batch_records, save_every) < 1 or min(ack_timeout, audit_every) <= 0:
+            raise ValueError(
+                "window, batch_records and save_every must be >= 1, ack_timeout and audit_every > 0"
+            )
+        if batch_bytes < 1024:
+            raise ValueError("batch_bytes must be >= 1024")
         self._log = log
         self._js = js
         self._cursor = CursorStore(store, node_did)
         self.node_did = node_did
         self._subject = node_subject(node_did)
         self._window = window
+        self._batch_records = batch_records
+        self._batch_bytes = batch_bytes
         self._ack_timeout = ack_timeout
         self._backoff = backoff or Backoff()
         self._save_every = save_every
+        self._audit_every = audit_every
         self._record_events = record_events
         self._clock = clock
-        self._position = 0
+        self._ledger = OutboxLedger()
         self._saved = 0
+        self._acked_stream_seq = 0  # where the stream put the latest message it acknowledged
+        self._audited_stream_seq = 0
         self._head = 0
         self._stalled_since: int | None = None
         self._resumed_after = 0
         self._waiters = SeqWaiters()
         self.stalls = 0  # how many times replication stalled since this object started
+        self.messages = 0  # messages published (re-sends included) since this object started
 
     @property
     def position(self) -> int:
         """The last seq acknowledged by the stream together with every seq before it."""
-        return self._position
+        return self._ledger.position
 
     @property
     def head(self) -> int:
@@ -101,19 +128,25 @@ class Outbox:
     @property
     def lag(self) -> int:
         """Records written locally and not yet acknowledged by the stream."""
-        return max(self._head - self._position, 0)
+        return max(self._head - self.position, 0)
 
     @property
     def stalled(self) -> bool:
         return self._stalled_since is not None
 
+    @property
+    def in_flight_bound(self) -> int:
+        """The most records unacknowledged at a time: what a lost cursor may have to re-check."""
+        return self._window * self._batch_records
+
     async def wait_for(self, seq: int) -> None:
         """Return once every record up to `seq` is acknowledged (wrap in asyncio.timeout)."""
-        await self._waiters.wait(seq, self._position)
+        await self._waiters.wait(seq, self.position)
 
     async def run(self) -> None:
         """Replicate until the log closes or the task is cancelled; saves the cursor on exit."""
-        self._position = self._saved = await self._cursor.load() or 0
+        self._ledger.reset(await self._cursor.load() or 0)
+        self._saved = self.position
         try:
             await self._reconcile()
             while True:
@@ -124,17 +157,25 @@ class Outbox:
                     await self._stall(str(failure))
                 await self._reconcile()
         finally:
-            if self._position != self._saved:
-                await self._cursor.save(self._position)
+            if self.position != self._saved:
+                await self._cursor.save(self.position)
 
     async def _replicate(self) -> None:
         """Publish from position + 1 on until the log closes; _PublishFailed at the first failure."""
         slots = asyncio.Semaphore(self._window)
-        inflight: asyncio.Queue[tuple[int, asyncio.Future[api.PubAck]] | None] = asyncio.Queue()
+        inflight: _InFlight = asyncio.Queue()
+        ahead = ReadAhead(
+            self._log.tail(self.position + 1),
+            capacity=self._batch_records,
+            on_record=self._saw,
+        )
         try:
             async with asyncio.TaskGroup() as group:
-                group.create_task(self._send(slots, inflight))
-                group.create_task(self._settle(slots, inflight))
+                auditing = group.create_task(self._audit())
+                group.create_task(ahead.run())  # ends when the log closes; the sender after it
+                group.create_task(self._send(ahead, slots, inflight))
+                settling = group.create_task(self._settle(slots, inflight))
+                settling.add_done_callback(lambda _: auditing.cancel())
         except ExceptionGroup as failures:  # callers see the first failure itself, not a group
             raise _first(failures) from None
         finally:
@@ -143,82 +184,147 @@ class Outbox:
                 if entry is not None:
                     entry[1].cancel()
 
-    async def _send(
-        self,
-        slots: asyncio.Semaphore,
-        inflight: asyncio.Queue[tuple[int, asyncio.Future[api.PubAck]] | None],
-    ) -> None:
-        async for record in self._log.tail(self._position + 1):
-            self._head = max(self._head, record.seq)
+    def _saw(self, record: EventRecord) -> None:
+        if record.seq > self._head:
+            self._head = record.seq
+
+    async def _send(self, ahead: ReadAhead, slots: asyncio.Semaphore, inflight: _InFlight) -> None:
+        max_bytes = self._max_message_bytes()
+        ledger = self._ledger
+        while (first := await ahead.next_seq()) is not None:
+            if ledger.is_stored(first):
+                ahead.skip()
+                continue
+            # take a slot first: records that arrive meanwhile join this message
             await slots.acquire()
-            inflight.put_nowait((record.seq, await self._publish(record)))
+            resend = ledger.resend_at(first)
+            if resend is not None:  # the same boundaries, so the stream can drop it as a duplicate
+                parts = await ahead.take_exactly(resend.count)
+                if parts is None:
+                    break
+                span = resend
+            else:
+                reserved = ledger.next_reserved(first)
+                limit = self._batch_records if reserved is None else reserved - first
+                parts = ahead.take_ready(min(limit, self._batch_records), max_bytes)
+                span = Span(first, first + len(parts) - 1)
+            inflight.put_nowait((span, await self._publish(span, parts)))
+            ledger.sent(span)
         inflight.put_nowait(None)  # the log closed: settle what is in flight, then stop
 
-    async def _publish(self, record: EventRecord) -> asyncio.Future[api.PubAck]:
+    async def _publish(self, span: Span, parts: list[bytes]) -> asyncio.Future[api.PubAck]:
+        self.messages += 1
         try:
             return await self._js.publish_async(
-                self._subject,
-                encode_record(record),
-                headers={MSG_ID: msg_id(self.node_did, record.seq)},
+                self._subject, encode_batch(parts), headers=batch_headers(self.node_did, span)
             )
         except _SWARM_ERRORS as exc:
-            raise _PublishFailed(record.seq, _describe(exc)) from None
+            raise _PublishFailed(f"records {span}: {_describe(exc)}") from None
 
-    async def _settle(
-        self,
-        slots: asyncio.Semaphore,
-        inflight: asyncio.Queue[tuple[int, asyncio.Future[api.PubAck]] | None],
-    ) -> None:
+    async def _settle(self, slots: asyncio.Semaphore, inflight: _InFlight) -> None:
         while (entry := await inflight.get()) is not None:
-            seq, acknowledgement = entry
+            span, acknowledgement = entry
             try:
                 # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation
                 # that races with the result, and stopping the outbox would then hang
                 async with asyncio.timeout(self._ack_timeout):
                     ack = await acknowledgement
             except _SWARM_ERRORS as exc:
-                raise _PublishFailed(seq, _describe(exc)) from None
+                raise _PublishFailed(f"records {span}: {_describe(exc)}") from None
             if ack.stream != STREAM:
-                raise _PublishFailed(seq, f"stored by stream {ack.stream!r}, not {STREAM}")
+                raise _PublishFailed(
+                    f"records {span}: stored by stream {ack.stream!r}, not {STREAM}"
+                )
             slots.release()
-            await self._acknowledged(seq)
+            self._acked_stream_seq = max(self._acked_stream_seq, ack.seq)
+            await self._acknowledged(span)
 
-    async def _acknowledged(self, seq: int) -> None:
-        self._position = seq
+    async def _audit(self) -> None:
+        """Every `audit_every` seconds after acknowledgements, check that the stream still holds
+        the latest message it acknowledged: a hub that restarts without its last writes fails no
+        publish, and an idle outbox would not notice the records missing. A stream that does not
+        answer is a stall, so the outbox reconciles with it before sending more."""
+        while True:
+            await asyncio.sleep(self._audit_every)
+            acked = self._acked_stream_seq
+            if acked == self._audited_stream_seq:
+                continue
+            try:
+                last = await last_message(self._js, self.node_did)
+            except _SWARM_ERRORS as exc:
+                # reconcile before sending more: the hub may come back without those records
+                raise _PublishFailed(
+                    f"cannot check the stream still holds the records it acknowledged: "
+                    f"{_describe(exc)}"
+                ) from None
+            if last is None or last.stream_seq < acked:
+                raise _PublishFailed(
+                    f"the stream no longer holds the message it stored at {acked} (its last one "
+                    f"here is at {last.stream_seq if last else 'none'}): a hub lost acknowledged "
+                    "records, e.g. restarted before writing them"
+                )
+            self._audited_stream_seq = acked
+
+    async def _acknowledged(self, span: Span) -> None:
+        self._ledger.acknowledged(span)
         if self._stalled_since is not None:
             await self._resume()
-        if seq - self._saved >= self._save_every:
-            await self._cursor.save(seq)
-            self._saved = seq
+        position = self.position
+        if position - self._saved >= self._save_every:
+            await self._cursor.save(position)
+            self._saved = position
         if self._waiters:
             self._wake()
 
     async def _reconcile(self) -> None:
-        """Ask the stream where this node's records end and set the position from it.
-
-        Retries with backoff (as a stall) until the stream answers.
-        """
+        """Ask the stream where this node's records end and what it holds near there, and set
+        the position from it. Retries with backoff (as a stall) until the stream answers."""
+        bound = self.in_flight_bound
         while True:
             try:
-                last = await last_replicated_seq(self._js, self.node_did)
+                last = await last_message(self._js, self.node_did)
+                resumed_after = resume_after(
+                    self.position, last.span.last if last is not None else None, bound
+                )
+                stored = (
+                    await stored_spans(
+                        self._js,
+                        self.node_did,
+                        beyond=max(resumed_after - bound, 0),
+                        last=last,
+                        timeout=self._ack_timeout,
+                    )
+                    if last is not None
+                    else []
+                )
                 break
             except _SWARM_ERRORS as exc:
-                await self._stall(f"cannot read the stream's last record: {_describe(exc)}")
-        resumed_after = resume_after(self._position, last, self._window)
-        if resumed_after != self._position:
+                await self._stall(f"cannot read the stream's last records: {_describe(exc)}")
+        cursor = self.position
+        self._ledger.reset(resumed_after, stored)
+        self._acked_stream_seq = self._audited_stream_seq = last.stream_seq if last else 0
+        if self.position != cursor:
             log.info(
                 "replication.reconciled",
                 node=self.node_did,
-                cursor=self._position,
-                last_in_stream=last,
-                resume_after=resumed_after,
+                cursor=cursor,
+                last_in_stream=last.span.last if last is not None else None,
+                resume_after=self.position,
             )
-        self._position = self._resumed_after = resumed_after
+        self._resumed_after = self.position
         await self._refresh_head()
-        if self._stalled_since is not None and self._head <= self._position:
+        if self._stalled_since is not None and self._head <= self.position:
             await self._resume()  # nothing to send: the stream answering is the recovery
         if self._waiters:
             self._wake()
+
+    def _max_message_bytes(self) -> int:
+        """Records per message stay under the connection's max_payload, headers included."""
+        connection = getattr(self._js, "_nc", None)  # nats-py keeps it private
+        max_payload = getattr(connection, "max_payload", None)
+        if not isinstance(max_payload, int) or max_payload <= MESSAGE_OVERHEAD:
+            max_payload = _DEFAULT_MAX_PAYLOAD
+        return min(self._batch_bytes, max_payload - MESSAGE_OVERHEAD)
 
     async def _stall(self, reason: str) -> None:
         """Note the stall (once per stall), then wait out the backoff."""
@@ -226,10 +332,10 @@ class Outbox:
             self._stalled_since = self._clock()
             self.stalls += 1
             log.warning(
-                "replication.stalled", node=self.node_did, acknowledged=self._position, error=reason
+                "replication.stalled", node=self.node_did, acknowledged=self.position, error=reason
             )
             await self._record(
-                ReplicationStalled(stream=STREAM, acknowledged=self._position, error=reason)
+                ReplicationStalled(stream=STREAM, acknowledged=self.position, error=reason)
             )
         await asyncio.sleep(self._backoff.next_delay())
 
@@ -263,7 +369,7 @@ class Outbox:
             self._head = max(self._head, (await self._log.head())[0])
 
     def _wake(self) -> None:
-        self._waiters.wake(self._position)
+        self._waiters.wake(self.position)
 
 
 def _first(group: BaseExceptionGroup[Exception]) -> Exception:

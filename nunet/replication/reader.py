@@ -26,12 +26,10 @@ from nunet.replication.errors import MalformedLogMessage, ReplicationError, Swar
 from nunet.replication.sequencer import HOLD_LIMIT, ChainProblem, NodeSequencer
 from nunet.replication.stream import (
     ALL_SUBJECTS,
-    MSG_ID,
     STREAM,
-    decode_record,
-    node_of,
+    LogMessage,
+    decode_message,
     node_subject,
-    seq_of_msg_id,
 )
 
 log = structlog.get_logger("nunet.replication")
@@ -106,11 +104,12 @@ class SwarmLogReader:
                 decoded = self._decode(message, report)
                 if decoded is None:
                     continue
-                released = sequencer.offer(decoded.record)
-                for problem in released.problems:
-                    report(problem)
-                for record in released.records:
-                    yield record
+                for offered in decoded.records:
+                    released = sequencer.offer(offered)
+                    for problem in released.problems:
+                        report(problem)
+                    for record in released.records:
+                        yield record
         if (gap := sequencer.pending_gap()) is not None:
             report(gap)
 
@@ -134,11 +133,12 @@ class SwarmLogReader:
                     sequencer = sequencers[decoded.node] = NodeSequencer(
                         decoded.node, hold_limit=self._hold_limit
                     )
-                released = sequencer.offer(decoded.record)
-                for problem in released.problems:
-                    report(problem)
-                for record in released.records:
-                    yield NodeRecord(decoded.node, record)
+                for offered in decoded.records:
+                    released = sequencer.offer(offered)
+                    for problem in released.problems:
+                        report(problem)
+                    for record in released.records:
+                        yield NodeRecord(decoded.node, record)
         for sequencer in sequencers.values():
             if (gap := sequencer.pending_gap()) is not None:
                 report(gap)
@@ -180,19 +180,13 @@ class SwarmLogReader:
             await asyncio.shield(_unsubscribe(subscription))
 
     @staticmethod
-    def _decode(message: Msg, report: ProblemHandler) -> NodeRecord | None:
+    def _decode(message: Msg, report: ProblemHandler) -> LogMessage | None:
+        """The message's records (format 1 or 2), or None after reporting it malformed."""
         try:
-            node = node_of(message.subject)
-            record = decode_record(message.subject, message.data)
-            claimed = (message.headers or {}).get(MSG_ID)
-            if claimed is not None and seq_of_msg_id(claimed) != record.seq:
-                raise MalformedLogMessage(
-                    f"message id {claimed!r} does not name the record's seq {record.seq}"
-                )
+            return decode_message(message.subject, message.headers, message.data)
         except MalformedLogMessage as exc:
             report(ChainProblem(message.subject, 0, "malformed", str(exc)))
             return None
-        return NodeRecord(node, record)
 
 
 async def _unsubscribe(subscription: JetStreamContext.PushSubscription) -> None:

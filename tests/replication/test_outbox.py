@@ -1,31 +1,41 @@
-"""The outbox against a real hub and leaf servers: order, ids, restarts, hub loss, lost cursors."""
+"""The outbox against a real hub and leaf servers: batches, order, ids, restarts, hub loss, lost
+acknowledgements and cursors."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
+import pytest
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
+from nats.js import JetStreamContext, api
 
 from nunet.db import MemoryDocumentStore
 from nunet.eventlog import EventLog, SQLiteEventLog
 from nunet.replication import Backoff, CursorStore, Outbox, ReplicationStalled, measure_lag
 from nunet.replication.events import ReplicationResumed
-from nunet.replication.stream import msg_id
-from tests.eventlog.samples import Pinged, pings
+from nunet.replication.stream import MSG_ID, Span, batch_msg_id, msg_id, span_of_msg_id
+from tests.eventlog.samples import Noted, Pinged, pings
 from tests.replication.conftest import DOMAIN, NODE_A
-from tests.replication.streams import eventually, publish_raw, stored
+from tests.replication.streams import eventually, publish_raw, stored, stored_records
 from tests.support.nats import LeafMesh
 
 TIMEOUT = 60.0
 
 
-def outbox(log: EventLog, nc: NatsClient, store: MemoryDocumentStore, **options: object) -> Outbox:
+def outbox(
+    log: EventLog,
+    nc: NatsClient,
+    store: MemoryDocumentStore,
+    js: Any = None,
+    **options: object,
+) -> Outbox:
     return Outbox(
         log,
-        nc.jetstream(domain=DOMAIN),
+        js or nc.jetstream(domain=DOMAIN),
         store,
         NODE_A,
         backoff=Backoff(0.02, 0.5),
@@ -51,23 +61,69 @@ async def append(log: EventLog, count: int, batch: int = 50) -> int:
 
 
 async def replicated_seqs(nc: NatsClient) -> list[int]:
-    return [record.seq for _, record in await stored(nc.jetstream(domain=DOMAIN), NODE_A)]
+    """The seq of every record the stream holds for NODE_A, in stream order, duplicates included."""
+    return [record.seq for record in await stored_records(nc.jetstream(domain=DOMAIN), NODE_A)]
 
 
-async def test_records_reach_the_hub_stream_in_order_with_their_ids(
+async def test_records_ready_together_go_as_batches_in_order_with_their_ids(
     node_log: SQLiteEventLog, writer_nc: NatsClient, store: MemoryDocumentStore
 ) -> None:
     head = await append(node_log, 500)
-    async with running(outbox(node_log, writer_nc, store, window=64)) as box:
+    async with running(outbox(node_log, writer_nc, store, window=4, batch_records=100)) as box:
         async with asyncio.timeout(TIMEOUT):
             await box.wait_for(head)
         assert box.lag == 0
         assert not box.stalled
     messages = await stored(writer_nc.jetstream(domain=DOMAIN), NODE_A)
     local = [record async for record in node_log.read()]
-    assert [record for _, record in messages] == local
-    assert [ident for ident, _ in messages] == [msg_id(NODE_A, r.seq) for r in local]
+    assert [record for message in messages for record in message.records] == local
+    for message in messages:
+        span = Span(message.records[0].seq, message.records[-1].seq)
+        assert message.msg_id == batch_msg_id(NODE_A, span)
+        assert 1 <= len(message.records) <= 100
+    assert len(messages) < 50  # records read ahead together share messages
+    assert box.messages == len(messages)
     assert await CursorStore(store, NODE_A).load() == head  # saved on exit
+
+
+async def test_records_that_trickle_go_one_per_message_at_once(
+    node_log: SQLiteEventLog, writer_nc: NatsClient, store: MemoryDocumentStore
+) -> None:
+    async with running(outbox(node_log, writer_nc, store)) as box:
+        for n in range(20):
+            record = await node_log.append(Pinged(n=n))
+            async with asyncio.timeout(TIMEOUT):
+                await box.wait_for(record.seq)  # never held back to fill a batch
+    messages = await stored(writer_nc.jetstream(domain=DOMAIN), NODE_A)
+    assert [[r.seq for r in message.records] for message in messages] == [
+        [seq] for seq in range(1, 21)
+    ]
+    assert [message.msg_id for message in messages] == [
+        f"{NODE_A}:{seq}-{seq}" for seq in range(1, 21)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("batch_bytes", "blob_size"),
+    [(64 * 1024, 20_000), (8 * 1024 * 1024, 300_000)],  # the second is capped by max_payload
+    ids=["batch_bytes", "max_payload"],
+)
+async def test_large_records_are_split_across_messages_under_the_byte_limit(
+    node_log: SQLiteEventLog,
+    writer_nc: NatsClient,
+    store: MemoryDocumentStore,
+    batch_bytes: int,
+    blob_size: int,
+) -> None:
+    await node_log.append_many([Noted(text=str(n), blob=b"x" * blob_size) for n in range(10)])
+    limit = min(batch_bytes, writer_nc.max_payload - 1024)
+    async with running(outbox(node_log, writer_nc, store, batch_bytes=batch_bytes)) as box:
+        async with asyncio.timeout(TIMEOUT):
+            await box.wait_for(10)
+    messages = await stored(writer_nc.jetstream(domain=DOMAIN), NODE_A)
+    assert [len(message.records) for message in messages] == [3, 3, 3, 1]
+    assert all(message.size <= limit for message in messages)
+    assert [r.seq for message in messages for r in message.records] == list(range(1, 11))
 
 
 async def test_live_appends_are_replicated_as_they_are_written(
@@ -102,15 +158,19 @@ async def test_a_restarted_outbox_resumes_with_no_duplicates_and_no_loss(
 
 
 def counter(seen: list[int]) -> Callable[[Msg], Awaitable[None]]:
-    """A core NATS callback noting the seq of every publish it sees, duplicates included."""
+    """A core NATS callback noting the seq of every record published, duplicates included."""
 
     async def count(msg: Msg) -> None:
-        seen.append(int(msg.headers["Nats-Msg-Id"].rpartition(":")[2]) if msg.headers else -1)
+        if msg.headers is None or MSG_ID not in msg.headers:
+            seen.append(-1)
+            return
+        span = span_of_msg_id(msg.headers[MSG_ID])
+        seen.extend(range(span.first, span.last + 1))
 
     return count
 
 
-async def test_a_lost_cursor_is_reconciled_with_the_stream_resending_only_a_window(
+async def test_a_lost_cursor_is_reconciled_with_the_stream_sending_only_what_it_lacks(
     node_log: SQLiteEventLog, writer_nc: NatsClient
 ) -> None:
     head = await append(node_log, 400)
@@ -126,8 +186,8 @@ async def test_a_lost_cursor_is_reconciled_with_the_stream_resending_only_a_wind
             await second.wait_for(head)
     await writer_nc.flush()
     await watcher.unsubscribe()
-    assert sorted(seen) == list(range(400 - 64 + 1, 501))  # only the last window again
-    assert await replicated_seqs(writer_nc) == list(range(1, 501))  # the stream dropped those
+    assert sorted(seen) == list(range(401, 501))  # nothing the stream holds is sent again
+    assert await replicated_seqs(writer_nc) == list(range(1, 501))
 
 
 async def test_a_gap_left_before_a_crash_is_filled_although_the_cursor_is_lost(
@@ -137,12 +197,17 @@ async def test_a_gap_left_before_a_crash_is_filled_although_the_cursor_is_lost(
     with 101 missing. A restarted outbox without a cursor must not skip 101."""
     await append(node_log, 120)
     js = writer_nc.jetstream(domain=DOMAIN)
-    async for record in node_log.read(1, 110):
+    async for record in node_log.read(1, 110):  # format 1, as an older outbox left them
         if record.seq != 101:
             await publish_raw(js, NODE_A, record, msg_id=msg_id(NODE_A, record.seq))
-    async with running(outbox(node_log, writer_nc, MemoryDocumentStore(), window=32)) as box:
+    seen: list[int] = []
+    watcher = await writer_nc.subscribe("nunet.log.>", cb=counter(seen))
+    async with running(outbox(node_log, writer_nc, MemoryDocumentStore(), window=2)) as box:
         async with asyncio.timeout(TIMEOUT):
             await box.wait_for(120)
+    await writer_nc.flush()
+    await watcher.unsubscribe()
+    assert sorted(seen) == [101, *range(111, 121)]
     assert sorted(await replicated_seqs(writer_nc)) == list(range(1, 121))
 
 
@@ -154,11 +219,36 @@ async def test_a_cursor_ahead_of_the_stream_sends_again_what_the_stream_lost(
     async for record in node_log.read(1, 200):
         await publish_raw(js, NODE_A, record, msg_id=msg_id(NODE_A, record.seq))
     await CursorStore(store, NODE_A).save(300)  # acknowledged once; the hub lost 201..300
-    async with running(outbox(node_log, writer_nc, store, window=32)) as box:
+    async with running(outbox(node_log, writer_nc, store, window=2)) as box:
         async with asyncio.timeout(TIMEOUT):
             await box.wait_for(300)
         await eventually(lambda: box.position == 300)
     assert await replicated_seqs(writer_nc) == list(range(1, 301))
+
+
+async def test_an_idle_outbox_notices_the_stream_lost_its_latest_messages_and_resends_them(
+    node_log: SQLiteEventLog, writer_nc: NatsClient, store: MemoryDocumentStore
+) -> None:
+    """A hub that restarts before writing what it acknowledged fails no publish; the outbox's
+    audit finds its last message gone and sends the records again."""
+    js = writer_nc.jetstream(domain=DOMAIN)
+    box = outbox(node_log, writer_nc, store, audit_every=0.05)
+    async with running(box):
+        for n in range(10):
+            record = await node_log.append(Pinged(n=n))
+            async with asyncio.timeout(TIMEOUT):
+                await box.wait_for(record.seq)
+        for _ in range(3):  # the stream "forgets" records 8..10
+            last = await js.get_last_msg("NUNET_LOG", f"nunet.log.{NODE_A}")
+            await js.delete_msg("NUNET_LOG", last.seq)
+        assert await replicated_seqs(writer_nc) == list(range(1, 8))
+        async with asyncio.timeout(TIMEOUT):
+            await eventually(lambda: box.stalls == 1 and not box.stalled)
+            head = await all_replicated(box, node_log)
+    replicated = await replicated_seqs(writer_nc)
+    assert sorted(replicated) == list(range(1, head + 1))
+    types = [record.type async for record in node_log.read(11)]
+    assert types == [ReplicationStalled.TYPE, ReplicationResumed.TYPE]
 
 
 async def test_killing_the_hub_while_appending_loses_and_duplicates_nothing(
@@ -192,6 +282,82 @@ async def test_killing_the_hub_while_appending_loses_and_duplicates_nothing(
     assert [r.type for r in records].count(ReplicationResumed.TYPE) >= 1
     replicated = await replicated_seqs(writer_nc)
     assert sorted(replicated) == list(range(1, len(records) + 1))  # every record exactly once
+
+
+async def all_replicated(box: Outbox, log: EventLog) -> int:
+    """Wait until the outbox recovered from its stall and sent everything (the stall and
+    recovery events included); the log's head then."""
+    await box.wait_for((await log.head())[0])
+    await eventually(lambda: not box.stalled)
+    head = (await log.head())[0]
+    await box.wait_for(head)
+    return head
+
+
+class LosingAnAck:
+    """A JetStreamContext whose `nth` publish is never acknowledged: the message is stored and
+    its acknowledgement lost, or (`hold`) it is held back and only sent by `deliver_late()`, as
+    a message stuck in a cut link arrives after the outbox gave up on it."""
+
+    def __init__(self, js: JetStreamContext, nth: int, *, hold: bool = False) -> None:
+        self._js = js
+        self._nth = nth
+        self._hold = hold
+        self.publishes: list[str] = []  # message ids, in publish order
+        self.lost: tuple[str, bytes, dict[str, str]] | None = None
+
+    async def publish_async(
+        self, subject: str, payload: bytes, *, headers: dict[str, str]
+    ) -> asyncio.Future[api.PubAck]:
+        self.publishes.append(headers[MSG_ID])
+        if len(self.publishes) != self._nth:
+            return await self._js.publish_async(subject, payload, headers=headers)
+        self.lost = (subject, payload, headers)
+        if not self._hold:
+            await self._js.publish(subject, payload, headers=headers)
+        return asyncio.get_running_loop().create_future()  # never done
+
+    async def deliver_late(self) -> api.PubAck:
+        assert self.lost is not None
+        subject, payload, headers = self.lost
+        return await self._js.publish(subject, payload, headers=headers)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._js, name)
+
+
+async def test_a_message_stored_with_its_acknowledgement_lost_is_not_sent_again(
+    node_log: SQLiteEventLog, writer_nc: NatsClient, store: MemoryDocumentStore
+) -> None:
+    js = LosingAnAck(writer_nc.jetstream(domain=DOMAIN), 2)
+    head = await append(node_log, 300)
+    box = outbox(node_log, writer_nc, store, js, batch_records=100, ack_timeout=1.0)
+    async with running(box):
+        async with asyncio.timeout(TIMEOUT):
+            head = await all_replicated(box, node_log)
+        assert box.stalls == 1
+    assert js.lost is not None
+    assert js.publishes.count(js.lost[2][MSG_ID]) == 1  # the stream was asked, not re-sent to
+    assert await replicated_seqs(writer_nc) == list(range(1, head + 1))
+    assert len(js.publishes) == len(await stored(writer_nc.jetstream(domain=DOMAIN), NODE_A))
+
+
+async def test_a_message_given_up_on_is_sent_again_as_it_was_so_a_late_copy_is_dropped(
+    node_log: SQLiteEventLog, writer_nc: NatsClient, store: MemoryDocumentStore
+) -> None:
+    js = LosingAnAck(writer_nc.jetstream(domain=DOMAIN), 2, hold=True)
+    head = await append(node_log, 300)
+    box = outbox(node_log, writer_nc, store, js, batch_records=100, ack_timeout=1.0)
+    async with running(box):
+        async with asyncio.timeout(TIMEOUT):
+            head = await all_replicated(box, node_log)
+            late = await js.deliver_late()
+        assert box.stalls == 1
+    assert js.lost is not None
+    lost_id = js.lost[2][MSG_ID]
+    assert js.publishes.count(lost_id) == 2  # the re-send had the same boundaries and id
+    assert late.duplicate  # so the stream dropped the copy that came late
+    assert sorted(await replicated_seqs(writer_nc)) == list(range(1, head + 1))
 
 
 async def test_measure_lag_samples_the_lag_under_a_steady_rate_and_drains(

@@ -11,10 +11,17 @@ from nats.aio.client import Client as NatsClient
 from nunet.db import MemoryDocumentStore
 from nunet.eventlog import EventRecord, SQLiteEventLog, open_sqlite_log
 from nunet.replication import ChainProblem, NodeRecord, Outbox, SwarmLogReader
-from nunet.replication.stream import msg_id
+from nunet.replication.stream import (
+    Span,
+    batch_headers,
+    encode_batch,
+    encode_record,
+    msg_id,
+    node_subject,
+)
 from tests.eventlog.samples import pings
 from tests.replication.conftest import DOMAIN, NODE_A, NODE_B
-from tests.replication.streams import publish_raw
+from tests.replication.streams import publish_batch, publish_raw
 
 TIMEOUT = 60.0
 
@@ -44,6 +51,50 @@ async def test_a_node_read_gives_its_records_once_in_order_despite_resends_and_r
         got = [record async for record in reader.node(NODE_A, follow=False)]
     assert got == records
     assert [(p.seq, p.kind) for p in problems] == [(11, "tampered")]
+
+
+async def test_format_1_and_batched_messages_mix_in_one_stream_and_overlaps_are_dropped(
+    node_log: SQLiteEventLog, writer_nc: NatsClient, reader_nc: NatsClient
+) -> None:
+    """An outbox of an older nunet wrote 1..10 one by one; an upgraded one went on with batches,
+    re-sending some of the same records in other boundaries."""
+    await node_log.append_many(pings(30))
+    records = await local_records(node_log)
+    js = writer_nc.jetstream(domain=DOMAIN)
+    for record in records[:10]:
+        await publish_raw(js, NODE_A, record, msg_id=msg_id(NODE_A, record.seq))
+    await publish_batch(js, NODE_A, records[8:20])  # 9..20
+    await publish_raw(js, NODE_A, records[14])  # 15 again, format 1
+    await publish_batch(js, NODE_A, records[24:30])  # 25..30, ahead of 21..24
+    await publish_batch(js, NODE_A, records[17:25])  # 18..25
+    problems: list[ChainProblem] = []
+    reader = SwarmLogReader(reader_nc, DOMAIN, on_problem=problems.append)
+    async with asyncio.timeout(TIMEOUT):
+        got = [record async for record in reader.node(NODE_A, follow=False)]
+        swarm = [item.record async for item in reader.swarm(follow=False)]
+    assert got == records
+    assert swarm == records
+    assert problems == []
+
+
+async def test_a_batch_whose_id_does_not_name_its_records_is_refused_as_malformed(
+    node_log: SQLiteEventLog, writer_nc: NatsClient, reader_nc: NatsClient
+) -> None:
+    await node_log.append_many(pings(6))
+    records = await local_records(node_log)
+    js = writer_nc.jetstream(domain=DOMAIN)
+    await publish_batch(js, NODE_A, records[:3])
+    await js.publish(
+        node_subject(NODE_A),
+        encode_batch([encode_record(r) for r in records[3:]]),
+        headers=batch_headers(NODE_A, Span(4, 5)),  # carries 4..6
+    )
+    problems: list[ChainProblem] = []
+    reader = SwarmLogReader(reader_nc, DOMAIN, on_problem=problems.append)
+    async with asyncio.timeout(TIMEOUT):
+        got = [record.seq async for record in reader.node(NODE_A, follow=False)]
+    assert got == [1, 2, 3]
+    assert [p.kind for p in problems] == ["malformed"]
 
 
 async def test_a_record_that_breaks_the_chain_is_reported_and_not_delivered(

@@ -19,7 +19,7 @@ from nunet.eventlog import EventRecord
 from nunet.mesh import read_mesh_access
 from nunet.node import NodeLayout
 from nunet.replication import STREAM, node_subject
-from nunet.replication.stream import decode_record
+from nunet.replication.stream import decode_message
 
 WAIT = 60.0
 
@@ -45,7 +45,8 @@ async def head(home: Path) -> int:
 
 
 async def stored_records(nc: Client, did: str) -> list[EventRecord]:
-    """Every message the swarm stream holds for the node, in stream order, duplicates included."""
+    """Every record the swarm stream holds for the node, in stream order, duplicates included
+    (a message may carry several records; each is listed)."""
     js = nc.jetstream(domain="swarm")
     subject = node_subject(did)
     try:
@@ -59,7 +60,7 @@ async def stored_records(nc: Client, did: str) -> list[EventRecord]:
     try:
         while True:
             message = await subscription.next_msg(timeout=10)
-            records.append(decode_record(message.subject, message.data))
+            records += decode_message(message.subject, message.headers, message.data).records
             if message.metadata.sequence.stream >= last:
                 return records
     finally:
