@@ -15,3 +15,7 @@ class SwarmUnreachable(ReplicationError):
 
 class MalformedLogMessage(ReplicationError):
     """A message on a swarm log subject is not an EventRecord of the node it claims to be from."""
+
+
+class UntrustedCheckpoint(ReplicationError):
+    """A replicated checkpoint is not the node's: another key signed it, or it does not decode."""

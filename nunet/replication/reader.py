@@ -35,6 +35,8 @@ from nunet.replication.stream import (
 log = structlog.get_logger("nunet.replication")
 
 ProblemHandler = Callable[[ChainProblem], None]
+# (node, seq): every record of the node up to seq is now shown to be the node's (a checkpoint)
+AuthenticationHandler = Callable[[str, int], None]
 _STREAM_NOT_FOUND = 10059  # JetStream's error code; 10037 is "no message found"
 _HEARTBEAT = 2.0  # seconds; two missed heartbeats make nats-py re-create the ordered consumer
 
@@ -86,6 +88,7 @@ class SwarmLogReader:
         prev_hash: bytes | None = None,
         follow: bool = True,
         on_problem: ProblemHandler | None = None,
+        on_authenticated: AuthenticationHandler | None = None,
     ) -> AsyncGenerator[EventRecord, None]:
         """The node's records from `from_seq` on, in seq order, each verified and delivered once.
 
@@ -94,6 +97,8 @@ class SwarmLogReader:
         The stream is read from the start of the node's subject: records before `from_seq` are
         read and skipped (the stream cannot be searched by record seq). `prev_hash`: the hash of
         record from_seq - 1 when known, so the first record's link is checked too.
+        `on_authenticated(node, seq)` is called, after the records up to seq were delivered,
+        each time a checkpoint signed by the node's key vouches for a later seq.
         """
         report = on_problem or self._on_problem
         sequencer = NodeSequencer(
@@ -104,22 +109,29 @@ class SwarmLogReader:
                 decoded = self._decode(message, report)
                 if decoded is None:
                     continue
+                authenticated = sequencer.authenticated
                 for offered in decoded.records:
                     released = sequencer.offer(offered)
                     for problem in released.problems:
                         report(problem)
                     for record in released.records:
                         yield record
+                if on_authenticated is not None and sequencer.authenticated > authenticated:
+                    on_authenticated(node_did, sequencer.authenticated)
         if (gap := sequencer.pending_gap()) is not None:
             report(gap)
 
     async def swarm(
-        self, *, follow: bool = True, on_problem: ProblemHandler | None = None
+        self,
+        *,
+        follow: bool = True,
+        on_problem: ProblemHandler | None = None,
+        on_authenticated: AuthenticationHandler | None = None,
     ) -> AsyncGenerator[NodeRecord, None]:
         """Every node's records, each node's in seq order, verified, delivered once.
 
         Nodes interleave as the stream stored them. Without `follow` it ends at the end of what
-        the stream held when it started.
+        the stream held when it started. `on_authenticated` as for `node`.
         """
         report = on_problem or self._on_problem
         sequencers: dict[str, NodeSequencer] = {}
@@ -133,12 +145,15 @@ class SwarmLogReader:
                     sequencer = sequencers[decoded.node] = NodeSequencer(
                         decoded.node, hold_limit=self._hold_limit
                     )
+                authenticated = sequencer.authenticated
                 for offered in decoded.records:
                     released = sequencer.offer(offered)
                     for problem in released.problems:
                         report(problem)
                     for record in released.records:
                         yield NodeRecord(decoded.node, record)
+                if on_authenticated is not None and sequencer.authenticated > authenticated:
+                    on_authenticated(decoded.node, sequencer.authenticated)
         for sequencer in sequencers.values():
             if (gap := sequencer.pending_gap()) is not None:
                 report(gap)

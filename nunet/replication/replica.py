@@ -15,9 +15,11 @@ S = TypeVar("S")
 class Replica(Generic[S]):
     """Folds node `node_did`'s verified, de-duplicated records into `projection`'s state.
 
-    `position` is the last seq applied; `problems` what the reader refused on the way (a record
-    that breaks the chain is never applied). The state lives in memory: after a restart the
-    replica replays from the stream.
+    `position` is the last seq applied; `authenticated` the last seq shown to be the node's by a
+    checkpoint signed with its key (records after it are hash-chained, not yet authenticated);
+    `problems` what the reader refused on the way (a record that breaks the chain, or a
+    checkpoint that is not the node's, is never applied). The state lives in memory: after a
+    restart the replica replays from the stream.
     """
 
     def __init__(self, reader: SwarmLogReader, node_did: str, projection: Projection[S]) -> None:
@@ -25,6 +27,7 @@ class Replica(Generic[S]):
         self.node_did = node_did
         self.projection = projection
         self.position = 0
+        self.authenticated = 0
         self.state: S = projection.initial()
         self.problems: list[ChainProblem] = []
         self._last_hash: bytes | None = None
@@ -50,10 +53,14 @@ class Replica(Generic[S]):
             prev_hash=self._last_hash,
             follow=follow,
             on_problem=self.problems.append,
+            on_authenticated=self._authenticated,
         )
         async with aclosing(records):
             async for record in records:
                 self._apply(record)
+
+    def _authenticated(self, node: str, seq: int) -> None:
+        self.authenticated = max(self.authenticated, seq)
 
     def _apply(self, record: EventRecord) -> None:
         if self.projection.wants(record):

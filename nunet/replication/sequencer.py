@@ -2,7 +2,8 @@
 
 Pure (no I/O): records go in as the stream delivers them (re-sent, out of order, tampered), and
 what comes out is the node's chain in seq order, each record checked against its own hash and
-linked to the one before, plus a problem for everything refused. Readers keep one per node.
+linked to the one before, each checkpoint checked against the node's key, plus a problem for
+everything refused. Readers keep one per node.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from dataclasses import dataclass, field
 
 from nunet.eventlog import EventRecord
 from nunet.eventlog.chain import hash_matches, malformed_field
+from nunet.replication.authentication import is_checkpoint, vouched_head
+from nunet.replication.errors import UntrustedCheckpoint
 
 HOLD_LIMIT = 1024  # records held back waiting for a missing one before the gap is given up
 _REMEMBERED = 4096  # hashes of recently released seqs, to tell a re-send from a conflicting copy
@@ -22,8 +25,10 @@ class ChainProblem:
     """A record (or a stretch of them) of `node` that was not released, and why.
 
     kind: `tampered` (its hash does not cover its content), `broken-chain` (its prev_hash is not
-    the hash of the record before), `conflict` (a different record for a seq already released),
-    `malformed`, or `gap` (records that never arrived and were given up on).
+    the hash of the record before), `bad-checkpoint` (a checkpoint not signed by the node's key,
+    or vouching for a hash other than the one released for that seq), `conflict` (a different
+    record for a seq already released), `malformed`, or `gap` (records that never arrived and
+    were given up on).
     """
 
     node: str
@@ -54,6 +59,10 @@ class NodeSequencer:
     up: reported as a `gap` problem, and the chain re-anchors at the first held record (its own
     hash is checked, its link to the missing one cannot be). Until then the gap may still fill:
     the outbox re-sends everything after its first unacknowledged record.
+
+    A checkpoint is released only when the node's key (from its did:key) signed it and the head
+    it vouches for is the record released for that seq; `authenticated` is then that seq: the
+    signature covers that record's hash, and the chain every record back to the anchor.
     """
 
     def __init__(
@@ -75,6 +84,9 @@ class NodeSequencer:
         self._held_count = 0
         self._released: dict[int, bytes] = {}
         self._released_order: deque[int] = deque()
+        self.authenticated = 0  # the last seq a verified checkpoint vouched for; 0: none yet
+        if prev_hash is not None and from_seq > 1:
+            self._released[from_seq - 1] = prev_hash  # so a checkpoint for it can be checked
 
     @property
     def held(self) -> int:
@@ -129,7 +141,11 @@ class NodeSequencer:
             self._held_count -= len(candidates)
             last = self._last_hash
             linked = [r for r in candidates if last is None or r.prev_hash == last]
+            refused = [r for r in linked if is_checkpoint(r) and not self._authenticates(r, out)]
+            linked = [r for r in linked if not any(r is bad for bad in refused)]
             for record in candidates:
+                if any(record is bad for bad in refused):
+                    continue  # reported as a bad checkpoint
                 if linked and record is linked[0]:
                     continue
                 if record in linked:
@@ -145,6 +161,27 @@ class NodeSequencer:
             self._remember(record)
             self._last_hash = record.hash
             self.next_seq += 1
+
+    def _authenticates(self, record: EventRecord, out: Sequenced) -> bool:
+        """Whether checkpoint `record` may be released (a problem says why not); moves
+        `authenticated` when the head it vouches for is the one released."""
+        try:
+            head = vouched_head(self.node, record)
+        except UntrustedCheckpoint as exc:
+            out.problems.append(self._problem(record, "bad-checkpoint", str(exc)))
+            return False
+        released = self._released.get(head.seq)
+        if released is None:
+            return True  # before what this reader saw (or long ago): signed, but not provable here
+        if released != head.hash:
+            reason = (
+                f"it vouches for another hash of seq {head.seq} than the record released: that "
+                "record, or this checkpoint, was forged"
+            )
+            out.problems.append(self._problem(record, "bad-checkpoint", reason))
+            return False
+        self.authenticated = max(self.authenticated, head.seq)
+        return True
 
     def _give_up_gap(self, out: Sequenced) -> None:
         first_held = min(self._held)

@@ -11,7 +11,16 @@ import msgspec
 from nats.aio.client import Client as NatsClient
 
 from nunet.db import MemoryDocumentStore
-from nunet.eventlog import EventLog, LogStatistics, SQLiteEventLog, open_sqlite_log, replay
+from nunet.eventlog import (
+    Checkpointer,
+    EventLog,
+    LogStatistics,
+    SQLiteEventLog,
+    open_sqlite_log,
+    replay,
+)
+from nunet.eventlog.chain import expected_hash
+from nunet.identity import KeyPair
 from nunet.replication import Outbox, Replica, SwarmLogReader
 from tests.eventlog.samples import Noted, pings
 from tests.replication.conftest import DOMAIN, NODE_A, NODE_B
@@ -103,3 +112,38 @@ async def test_following_the_swarm_sees_every_node_replicating(
     finally:
         await log_b.close()
     assert seen == {NODE_A: list(range(1, 151)), NODE_B: list(range(1, 121))}
+
+
+async def test_a_replica_knows_how_far_the_nodes_signed_checkpoints_authenticate_its_log(
+    node_log: SQLiteEventLog, writer_nc: NatsClient, reader_nc: NatsClient, tmp_path: Path
+) -> None:
+    node = KeyPair.generate()
+    await node_log.append_many(pings(50))
+    checkpoint = await Checkpointer(node_log, node).checkpoint()  # seq 51, vouching for 50
+    assert checkpoint is not None
+    await node_log.append_many(pings(10, 50))  # 52..61: chained, not yet vouched for
+    # a forger's checkpoint for the same head, at 51, reaches the stream first
+    forger_log = await open_sqlite_log(tmp_path / "forger.db")
+    await forger_log.append_many(pings(50))
+    forgery = await Checkpointer(forger_log, KeyPair.generate()).checkpoint()
+    await forger_log.close()
+    assert forgery is not None
+    forged = msgspec.structs.replace(
+        forgery,
+        prev_hash=(await node_log.get(50)).hash,  # type: ignore[union-attr]
+    )
+    forged = msgspec.structs.replace(forged, hash=expected_hash(forged))
+    js = writer_nc.jetstream(domain=DOMAIN)
+    async for record in node_log.read(1, 50):
+        await publish_raw(js, node.did, record)
+    await publish_raw(js, node.did, forged)
+    replica = Replica(SwarmLogReader(reader_nc, DOMAIN), node.did, LogStatistics())
+    async with asyncio.timeout(TIMEOUT):
+        await replica.catch_up()
+    assert (replica.position, replica.authenticated) == (50, 0)
+    assert [(p.seq, p.kind) for p in replica.problems] == [(51, "bad-checkpoint")]
+    async with replicating(node_log, writer_nc, node.did) as outbox:
+        async with asyncio.timeout(TIMEOUT):
+            await outbox.wait_for(61)
+            await replica.catch_up()
+    assert (replica.position, replica.authenticated) == (61, 50)

@@ -1,11 +1,16 @@
-"""NodeSequencer, with no server: re-sends dropped, order restored, a broken chain refused."""
+"""NodeSequencer, with no server: re-sends dropped, order restored, a broken chain and a checkpoint
+that is not the node's refused, records authenticated by the node's checkpoints."""
 
 from __future__ import annotations
 
 import msgspec
+import pytest
 
-from nunet.eventlog import EventRecord
+from nunet.eventlog import EventRecord, LogCheckpoint
 from nunet.eventlog.chain import ZERO_HASH, record_hash, seal
+from nunet.eventlog.event import EncodedEvent, EventEncoder
+from nunet.eventlog.events import checkpoint_message
+from nunet.identity import KeyPair
 from nunet.replication import NodeSequencer, resume_after
 
 NODE = "did:key:z6MkTest"
@@ -113,3 +118,111 @@ def test_resume_point_trusts_a_cursor_at_or_below_the_stream_and_the_window_othe
     assert resume_after(3, 100, 10) == 90  # stale cursor: never more than the window again
     assert resume_after(120, 100, 10) == 90  # stream lost its tail: from the safe prefix
     assert resume_after(None, 4, 10) == 0
+
+
+# --- checkpoints: who wrote the log ---------------------------------------------------------
+
+KEY = KeyPair.generate()  # the node's key; its DID names the node
+OTHER = KeyPair.generate()
+
+
+def checkpoint_of(
+    signer: KeyPair, seq: int, head_hash: bytes, *, named: str | None = None
+) -> EncodedEvent:
+    """An encoded LogCheckpoint signed by `signer` (naming `named` as signer, by default itself)."""
+    signed_at = 5_000
+    message = checkpoint_message(LogCheckpoint.VERSION, seq, head_hash, signed_at)
+    event = LogCheckpoint(
+        seq=seq,
+        head_hash=head_hash,
+        signer=named or signer.did,
+        signature=signer.sign(message),
+        signed_at=signed_at,
+    )
+    return EventEncoder().encode(event, "")
+
+
+def checkpointed(count: int, signer: KeyPair = KEY, **claim: object) -> list[EventRecord]:
+    """`count` records, then a checkpoint vouching for the last of them, then two more."""
+    records = chain(count)
+    head = records[-1]
+    vouched_seq = int(claim.get("seq", head.seq))  # type: ignore[call-overload]
+    vouched_hash = claim.get("hash", head.hash)
+    assert isinstance(vouched_hash, bytes)
+    named = claim.get("named")
+    assert named is None or isinstance(named, str)
+    sealed = seal(
+        [checkpoint_of(signer, vouched_seq, vouched_hash, named=named)],
+        head.seq,
+        head.hash,
+        2_000,
+    )
+    after = seal(
+        [("test.pinged", 1, "", msgspec.msgpack.encode({"n": -i})) for i in (1, 2)],
+        sealed[-1].seq,
+        sealed[-1].hash,
+        3_000,
+    )
+    return records + sealed + after
+
+
+def test_a_checkpoint_signed_by_the_node_authenticates_the_records_before_it() -> None:
+    records = checkpointed(5)
+    sequencer = NodeSequencer(KEY.did)
+    assert feed(sequencer, records[:5]) == ([1, 2, 3, 4, 5], [])
+    assert sequencer.authenticated == 0  # hash-chained, not yet shown to be the node's
+    assert feed(sequencer, records[5:]) == ([6, 7, 8], [])
+    assert sequencer.authenticated == 5  # 6 (the checkpoint) and later: chained only
+
+
+@pytest.mark.parametrize(
+    ("signer", "named"),
+    [(OTHER, None), (OTHER, KEY.did)],
+    ids=["names-its-own-key", "claims-the-node-key"],
+)
+def test_a_checkpoint_signed_by_another_key_is_refused(signer: KeyPair, named: str | None) -> None:
+    forged = checkpointed(5, signer, named=named)
+    genuine = checkpointed(5)
+    sequencer = NodeSequencer(KEY.did)
+    seqs, kinds = feed(sequencer, forged[:7])
+    assert (seqs, kinds) == ([1, 2, 3, 4, 5], ["bad-checkpoint"])  # 7 waits for a 6
+    assert sequencer.authenticated == 0
+    # the genuine checkpoint, sent after the forgery, is still accepted (the 7 that followed
+    # the forgery does not link to it)
+    assert feed(sequencer, genuine[5:]) == ([6, 7, 8], ["broken-chain"])
+    assert sequencer.authenticated == 5
+
+
+def test_a_record_tampered_before_a_checkpoint_is_caught_by_it() -> None:
+    """A forger rewrites record 5 (re-hashed, so it links) and re-links the checkpoint after
+    it: the checkpoint's signature still vouches for the genuine record 5."""
+    genuine = checkpointed(5)
+    fake5 = forged(genuine[4], b"\x01", rehash=True)
+    relinked = seal(
+        [(genuine[5].type, genuine[5].version, genuine[5].actor, genuine[5].payload)],
+        5,
+        fake5.hash,
+        genuine[5].timestamp,
+    )[0]
+    sequencer = NodeSequencer(KEY.did)
+    seqs, kinds = feed(sequencer, [*genuine[:4], fake5, relinked])
+    assert (seqs, kinds) == ([1, 2, 3, 4, 5], ["bad-checkpoint"])
+    assert sequencer.authenticated == 0  # the forged 5 was delivered, never authenticated
+
+
+def test_a_checkpoint_vouching_for_a_hash_it_cannot_have_signed_is_refused() -> None:
+    records = checkpointed(5, hash=b"\x07" * 32)  # signed by the node, but not of this chain
+    sequencer = NodeSequencer(KEY.did)
+    assert feed(sequencer, records) == ([1, 2, 3, 4, 5], ["bad-checkpoint"])
+    assert sequencer.authenticated == 0
+    assert sequencer.held == 2  # 7 and 8 wait for a 6 the node did sign
+
+
+def test_a_checkpoint_of_a_record_before_the_read_is_checked_against_prev_hash() -> None:
+    records = checkpointed(5)
+    continued = NodeSequencer(KEY.did, from_seq=6, prev_hash=records[4].hash)
+    assert feed(continued, records[5:]) == ([6, 7, 8], [])
+    assert continued.authenticated == 5
+    anchored = NodeSequencer(KEY.did, from_seq=6)  # nothing to check the claim against
+    assert feed(anchored, records[5:]) == ([6, 7, 8], [])
+    assert anchored.authenticated == 0
