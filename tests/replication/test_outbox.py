@@ -294,33 +294,41 @@ async def all_replicated(box: Outbox, log: EventLog) -> int:
     return head
 
 
-class LosingAnAck:
-    """A JetStreamContext whose `nth` publish is never acknowledged: the message is stored and
-    its acknowledgement lost, or (`hold`) it is held back and only sent by `deliver_late()`, as
-    a message stuck in a cut link arrives after the outbox gave up on it."""
+class LosingAcks:
+    """A JetStreamContext that withholds the acknowledgements of some publishes (numbered from
+    1): the message is stored and its acknowledgement lost, or (`hold`) it is not sent at all
+    until `deliver_late()`, as a message stuck in a cut link arrives after the outbox gave up on
+    it. The outbox gives up when `time_out()` fails the first withheld acknowledgement."""
 
-    def __init__(self, js: JetStreamContext, nth: int, *, hold: bool = False) -> None:
+    def __init__(self, js: JetStreamContext, lose: set[int], *, hold: bool = False) -> None:
         self._js = js
-        self._nth = nth
+        self._lose = lose
         self._hold = hold
         self.publishes: list[str] = []  # message ids, in publish order
-        self.lost: tuple[str, bytes, dict[str, str]] | None = None
+        self.lost: list[tuple[str, bytes, dict[str, str]]] = []
+        self._withheld: list[asyncio.Future[api.PubAck]] = []
 
     async def publish_async(
         self, subject: str, payload: bytes, *, headers: dict[str, str]
     ) -> asyncio.Future[api.PubAck]:
         self.publishes.append(headers[MSG_ID])
-        if len(self.publishes) != self._nth:
+        if len(self.publishes) not in self._lose:
             return await self._js.publish_async(subject, payload, headers=headers)
-        self.lost = (subject, payload, headers)
+        self.lost.append((subject, payload, headers))
         if not self._hold:
             await self._js.publish(subject, payload, headers=headers)
-        return asyncio.get_running_loop().create_future()  # never done
+        withheld: asyncio.Future[api.PubAck] = asyncio.get_running_loop().create_future()
+        self._withheld.append(withheld)
+        return withheld
 
-    async def deliver_late(self) -> api.PubAck:
-        assert self.lost is not None
-        subject, payload, headers = self.lost
-        return await self._js.publish(subject, payload, headers=headers)
+    def time_out(self) -> None:
+        self._withheld[0].set_exception(TimeoutError())
+
+    async def deliver_late(self) -> list[api.PubAck]:
+        return [
+            await self._js.publish(subject, payload, headers=headers)
+            for subject, payload, headers in self.lost
+        ]
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._js, name)
@@ -329,34 +337,41 @@ class LosingAnAck:
 async def test_a_message_stored_with_its_acknowledgement_lost_is_not_sent_again(
     node_log: SQLiteEventLog, writer_nc: NatsClient, store: MemoryDocumentStore
 ) -> None:
-    js = LosingAnAck(writer_nc.jetstream(domain=DOMAIN), 2)
-    head = await append(node_log, 300)
-    box = outbox(node_log, writer_nc, store, js, batch_records=100, ack_timeout=1.0)
+    js = LosingAcks(writer_nc.jetstream(domain=DOMAIN), {2})
+    await append(node_log, 300)
+    box = outbox(node_log, writer_nc, store, js, batch_records=100)
     async with running(box):
         async with asyncio.timeout(TIMEOUT):
+            await eventually(lambda: len(js.publishes) == 3)
+            js.time_out()
             head = await all_replicated(box, node_log)
         assert box.stalls == 1
-    assert js.lost is not None
-    assert js.publishes.count(js.lost[2][MSG_ID]) == 1  # the stream was asked, not re-sent to
+    lost_id = js.lost[0][2][MSG_ID]
+    assert js.publishes.count(lost_id) == 1  # the stream was asked, not sent to again
     assert await replicated_seqs(writer_nc) == list(range(1, head + 1))
     assert len(js.publishes) == len(await stored(writer_nc.jetstream(domain=DOMAIN), NODE_A))
 
 
-async def test_a_message_given_up_on_is_sent_again_as_it_was_so_a_late_copy_is_dropped(
+async def test_messages_given_up_on_are_sent_again_as_they_were_so_late_copies_are_dropped(
     node_log: SQLiteEventLog, writer_nc: NatsClient, store: MemoryDocumentStore
 ) -> None:
-    js = LosingAnAck(writer_nc.jetstream(domain=DOMAIN), 2, hold=True)
-    head = await append(node_log, 300)
-    box = outbox(node_log, writer_nc, store, js, batch_records=100, ack_timeout=1.0)
+    """Messages 2 and 3 (31-60, 61-90) are stuck on the way; 4 (91-120) is stored. Sent again
+    with new boundaries, 31-90 would be one message, and the late copies would be stored too."""
+    js = LosingAcks(writer_nc.jetstream(domain=DOMAIN), {2, 3}, hold=True)
+    box = outbox(node_log, writer_nc, store, js, batch_records=100)
     async with running(box):
         async with asyncio.timeout(TIMEOUT):
+            for chunk in range(4):
+                await node_log.append_many(pings(30, chunk * 30))  # one commit: one message
+                await eventually(lambda n=chunk + 1: len(js.publishes) == n)
+            js.time_out()
             head = await all_replicated(box, node_log)
             late = await js.deliver_late()
         assert box.stalls == 1
-    assert js.lost is not None
-    lost_id = js.lost[2][MSG_ID]
-    assert js.publishes.count(lost_id) == 2  # the re-send had the same boundaries and id
-    assert late.duplicate  # so the stream dropped the copy that came late
+    lost_ids = [headers[MSG_ID] for _, _, headers in js.lost]
+    assert lost_ids == [f"{NODE_A}:31-60", f"{NODE_A}:61-90"]
+    assert [js.publishes.count(ident) for ident in lost_ids] == [2, 2]  # sent again as they were
+    assert [ack.duplicate for ack in late] == [True, True]  # so the late copies were dropped
     assert sorted(await replicated_seqs(writer_nc)) == list(range(1, head + 1))
 
 
