@@ -93,7 +93,14 @@ async def test_a_sigkilled_node_is_marked_down_within_three_heartbeats_and_catch
     observer = home(stack, "node1")
     nc = await connect(observer)
     try:
-        os.kill(victim.pid or 0, signal.SIGKILL)
+
+        async def up_at_observer() -> bool:
+            states = await asyncio.to_thread(peer_states, observer)
+            return states.get(victim_did) == "up"
+
+        await wait_until(up_at_observer, "node1 to know node2 before it dies")
+        assert victim.pid is not None
+        os.kill(victim.pid, signal.SIGKILL)
         await victim.wait()
 
         async def down_at_observer() -> bool:
@@ -115,11 +122,7 @@ async def test_a_sigkilled_node_is_marked_down_within_three_heartbeats_and_catch
         await victim.start()
         await victim.wait_ready(60)
 
-        async def up_again() -> bool:
-            states = await asyncio.to_thread(peer_states, observer)
-            return states.get(victim_did) == "up"
-
-        await wait_until(up_again, "node1 to see node2 up again")
+        await wait_until(up_at_observer, "node1 to see node2 up again")
         victim_head = await head(victim.plan.home)
         await wait_replicated(nc, victim_did, victim_head)
         assert_exactly_once(await stored_records(nc, victim_did))

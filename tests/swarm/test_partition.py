@@ -56,6 +56,11 @@ async def test_a_cut_leaf_link_heals_and_the_member_log_converges_at_the_hub(
     nc = await connect(hub.layout.home)
     try:
         await wait_replicated(nc, member.did, (await member.log.head())[0])
+
+        async def member_up_at_hub() -> bool:
+            return await _state(hub, member.did) == "up"
+
+        await wait_until(member_up_at_hub, "the hub to know the member before the cut")
         await proxy.cut()
         cut_at = (await member.log.head())[0]
 
@@ -70,10 +75,6 @@ async def test_a_cut_leaf_link_heals_and_the_member_log_converges_at_the_hub(
         assert member.mesh.outbox is not None
 
         proxy.heal()
-
-        async def member_up_at_hub() -> bool:
-            return await _state(hub, member.did) == "up"
-
         await wait_until(member_up_at_hub, "the hub to see the member again")
         target = (await member.log.head())[0]
         await wait_replicated(nc, member.did, target)
