@@ -92,6 +92,8 @@ class NatsTransport(Transport):
         tls: ssl.SSLContext | None = None,
         name: str | None = None,
         inbox_buffer: int = DEFAULT_INBOX_BUFFER,
+        inbox_senders: int = 4096,
+        inbox_bytes: int = 256 << 20,
         subscription_buffer: int = DEFAULT_SUBSCRIPTION_BUFFER,
         connect_timeout: float = 5.0,
         send_timeout: float = 10.0,
@@ -114,6 +116,7 @@ class NatsTransport(Transport):
         self._tls = tls
         self._name = name or f"nunet {address}"
         self._inbox_buffer = inbox_buffer
+        self._inbox_bounds = (inbox_senders, inbox_bytes)
         self._subscription_buffer = subscription_buffer
         self._connect_timeout = connect_timeout
         self._send_timeout = send_timeout
@@ -188,6 +191,8 @@ class NatsTransport(Transport):
                 self._reply,
                 capacity=self._inbox_buffer,
                 max_payload=self._max_payload,
+                max_senders=self._inbox_bounds[0],
+                max_queued_bytes=self._inbox_bounds[1],
             )
             settle, limit = self._propagation
             self._barrier = InterestBarrier(client, self._address, settle=settle, limit=limit)

@@ -44,16 +44,32 @@ class InboxDispatcher:
     it is in the sender's lane (`capacity` messages); beyond that it waits in a backlog of as many
     again with its ack held back, so a well-behaved sender slows down; beyond both it is refused
     as busy. A request keeps its place but its handler runs as its own task.
+
+    The sender named in a message's header is not authenticated (envelopes are, above this
+    layer), so bounds per sender alone would let forged names multiply queues: at most
+    `max_senders` senders may have messages waiting, and at most `max_queued_bytes` may wait in
+    all; beyond either a message is refused as busy, naming the bound.
     """
 
     def __init__(
-        self, address: str, handler: InboxHandler, reply: Reply, *, capacity: int, max_payload: int
+        self,
+        address: str,
+        handler: InboxHandler,
+        reply: Reply,
+        *,
+        capacity: int,
+        max_payload: int,
+        max_senders: int = 4096,
+        max_queued_bytes: int = 256 << 20,
     ) -> None:
         self._address = address
         self._handler = handler
         self._reply = reply
         self._capacity = capacity
         self._max_payload = max_payload
+        self._max_senders = max_senders
+        self._max_queued_bytes = max_queued_bytes
+        self._queued_bytes = 0  # of messages accepted and not yet handed to the handler
         self._queues: dict[str, _SenderQueue] = {}
         self._owed: set[str] = set()  # reply subjects of accepted messages not yet answered
         self._answering: set[asyncio.Task[None]] = set()
@@ -68,17 +84,25 @@ class InboxDispatcher:
         if self._closed:
             await self._reply(message.reply, Status.UNREACHABLE, b"", None)
             return
+        refusal = self._over_bounds(message)
+        if refusal is not None:
+            _log.warning("%s refused a message from %s: %s", self._address, message.sender, refusal)
+            await self._reply(message.reply, Status.BUSY, b"", refusal)
+            return
         loop = asyncio.get_running_loop()
         deadline = None if message.timeout is None else loop.time() + message.timeout
         item = _Queued(message, deadline)
         queue = self._queue_of(message.sender)
+        size = len(message.data)
         if not queue.backlog and queue.lane.offer(item):
+            self._queued_bytes += size
             if message.kind is Kind.REQUEST:
                 self._owed.add(message.reply)
             else:
                 await self._reply(message.reply, Status.ACK, b"", None)
         elif len(queue.backlog) < self._capacity:
             queue.backlog.append(item)
+            self._queued_bytes += size
             self._owed.add(message.reply)
         else:
             _log.warning(
@@ -89,6 +113,13 @@ class InboxDispatcher:
             )
             reason = f"{2 * self._capacity} messages from {message.sender} already wait"
             await self._reply(message.reply, Status.BUSY, b"", reason)
+
+    def _over_bounds(self, message: Inbound) -> str | None:
+        if message.sender not in self._queues and len(self._queues) >= self._max_senders:
+            return f"{len(self._queues)} senders already have messages waiting here"
+        if self._queued_bytes + len(message.data) > self._max_queued_bytes:
+            return f"{self._queued_bytes} bytes of messages already wait here"
+        return None
 
     def close(self) -> tuple[list[str], list[asyncio.Task[None]]]:
         """Accept nothing more; return the reply subjects still owed an answer and the tasks to
@@ -103,6 +134,7 @@ class InboxDispatcher:
             if queue.lane.worker is not None:
                 tasks.append(queue.lane.worker)
         self._queues.clear()
+        self._queued_bytes = 0
         return owed, tasks
 
     def _queue_of(self, sender: str) -> _SenderQueue:
@@ -129,6 +161,7 @@ class InboxDispatcher:
         return queue
 
     async def _deliver(self, sender: str, item: _Queued) -> None:
+        self._queued_bytes -= len(item.message.data)  # handed over now
         # The lane just made room for one: the oldest waiting message takes it, in order.
         queue = self._queues.get(sender)
         if queue is not None and queue.backlog and queue.lane.offer(queue.backlog[0]):

@@ -22,6 +22,7 @@ from nunet.network import (
     TransportError,
     TransportNotStarted,
 )
+from nunet.network.nats_wire import KIND, REASON, SENDER, STATUS, Kind, Status, inbox_subject
 from tests.network.contract import WAIT, Recorder, echo, round_trip
 from tests.network.test_nats import fresh_address
 from tests.support.nats import NatsProcess, leaf_mesh, nats_server
@@ -305,3 +306,42 @@ async def test_an_address_taken_on_another_leaf_is_refused(tmp_path: Path) -> No
             await sender.send(address, b"to the second")
             assert await inbox.wait_for(1) == [b"to the second"]
         await second.close()
+
+
+async def test_forged_sender_names_cannot_multiply_queues_or_bytes(server: NatsProcess) -> None:
+    # The sender header is not authenticated: bounds across senders stop a flood of names.
+    release = asyncio.Event()
+
+    async def blocking(data: bytes) -> None:
+        await release.wait()
+
+    b = NatsTransport(server.url, fresh_address(), inbox_senders=3, inbox_bytes=64 * 1024)
+    await b.start(blocking)
+    try:
+        async with raw_client(server.url) as raw:
+
+            async def send_as(sender: str, data: bytes) -> tuple[str, str]:
+                headers = {SENDER: sender, KIND: Kind.SEND.value}
+                reply = await raw.request(
+                    inbox_subject(b.address), data, headers=headers, timeout=WAIT
+                )
+                assert reply.headers is not None
+                return reply.headers[STATUS], reply.headers.get(REASON, "")
+
+            for i in range(3):  # three senders, each with a message stuck in its lane
+                assert (await send_as(f"forged{i}", b"x"))[0] == Status.ACK.value
+            status, reason = await send_as("forged3", b"x")
+            assert status == Status.BUSY.value
+            assert "senders already have messages waiting" in reason
+            chunk = b"y" * (40 * 1024)
+            assert (await send_as("forged1", chunk))[0] == Status.ACK.value  # waits, queued
+            status, reason = await send_as("forged2", chunk)  # 80 KiB would wait: over 64
+            assert status == Status.BUSY.value
+            assert "bytes of messages already wait" in reason
+            release.set()
+            async with asyncio.timeout(WAIT):
+                while (await send_as("forged3", b"x"))[0] != Status.ACK.value:
+                    await asyncio.sleep(0.01)  # the stuck lanes drain, then room is made
+    finally:
+        release.set()
+        await b.close()
