@@ -76,7 +76,10 @@ async def _run(home: Path, passphrase: str, config: NodeConfig) -> None:
         stopping.cancel()
         failing.cancel()
         if node.failed.is_set():
-            raise click.ClickException("the node's root supervisor gave up; see the log")
+            raise click.ClickException(
+                "the node cannot go on (its root supervisor or its NATS server gave up); "
+                "see the log (nunet events tail)"
+            )
     finally:
         await server.stop()
         await node.close()

@@ -33,6 +33,7 @@ from nunet.eventlog import (
     SQLiteProjectionStore,
 )
 from nunet.identity import KeyPair, KeyStore
+from nunet.mesh.events import MeshServerGaveUp
 from nunet.network import Transport
 from nunet.node.config import NodeConfig
 from nunet.node.event_store import open_node_log
@@ -85,7 +86,7 @@ class Node:
         self.capabilities = capabilities
         self.system = system
         self.mesh = mesh
-        self.failed = failed  # set when the root supervisor gave up: the node must stop
+        self.failed = failed  # set when the root supervisor or the NATS server gave up
         self._exits = exits
 
     @classmethod
@@ -143,9 +144,12 @@ class Node:
             checkpoints = asyncio.create_task(checkpointer.run(), name="checkpointer")
             exits.push_async_callback(_final_checkpoint, checkpoints, checkpointer)
             node_actor = str(Handle(key.did, NODE_ACTOR_ID, key.did))
+            failed = asyncio.Event()  # set when the node cannot go on: it must stop
 
             def record(event: Event) -> None:
                 log.append_nowait(event, actor=node_actor)
+                if isinstance(event, MeshServerGaveUp):
+                    failed.set()  # no swarm without its server: let the service manager restart
 
             if transport is None:
                 mesh = await open_mesh(layout, config, key.did, record, exits)
@@ -164,7 +168,6 @@ class Node:
             await system.start()
             exits.push_async_callback(system.close)
             await join_swarm(mesh, layout, config, key.did, log, store, exits)
-            failed = asyncio.Event()
 
             async def on_root_exit(actor_id: str, error: BaseException | None) -> None:
                 if error is not None:

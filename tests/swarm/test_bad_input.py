@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import os
+import signal
 import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -15,7 +19,7 @@ from nunet.cli import cli
 from nunet.devstack.stack import free_port
 from nunet.errors import NunetError
 from nunet.mesh import PortInUseError, SwarmKey, SwarmKeyError
-from nunet.mesh.events import BootstrapUnreachable
+from nunet.mesh.events import BootstrapUnreachable, MeshServerGaveUp
 from nunet.network.nats_wire import KIND, MESSAGE_ID, SENDER, Kind, inbox_subject
 from nunet.node import Node, parse_config
 from tests.support.actors import events_of, wait_for_event
@@ -179,3 +183,24 @@ async def test_a_flood_from_one_peer_meets_its_rate_limit_and_the_node_serves_ot
             await member.close()
     finally:
         await hub.close()
+
+
+async def test_a_node_whose_nats_server_keeps_dying_stops_instead_of_serving_cut_off(
+    tmp_path: Path,
+) -> None:
+    async with await Node.open(make_home(tmp_path / "n"), PASSPHRASE) as node:
+        server = node.mesh.server
+        assert server is not None
+        for _ in range(20):  # bounded: the restart intensity (5 in 60 s) gives up before
+            if node.failed.is_set():
+                break
+            pid = server.pid
+            if pid is not None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            async with asyncio.timeout(WAIT):
+                while server.pid in (pid, None) and not node.failed.is_set():
+                    await asyncio.sleep(0.02)  # until restarted (new pid) or given up
+        assert node.failed.is_set()
+        _, gave_up = await wait_for_event(node.log, MeshServerGaveUp, timeout=WAIT)
+        assert gave_up.restarts >= 5
