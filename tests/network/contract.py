@@ -27,7 +27,7 @@ from nunet.network import (
 
 TransportFactory = Callable[[int], Awaitable[list[Transport]]]
 
-WAIT = 5.0
+WAIT = 20.0
 """Seconds to wait for something that should happen at once; reached only on failure."""
 
 UNKNOWN_ADDRESS = "did:key:z6MkNobodyIsHere"
