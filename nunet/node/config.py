@@ -69,6 +69,9 @@ class ClusterConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 class ReplicationConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     enabled: bool = True  # publish this node's log to the swarm stream
     stream_replicas: Annotated[int, msgspec.Meta(ge=1, le=5)] = 1  # hubs: copies of the stream
+    # Hubs: how long and how much of the swarm log the stream keeps (None: no limit).
+    retention_days: Annotated[float, msgspec.Meta(gt=0)] | None = None
+    max_bytes: Annotated[int, msgspec.Meta(ge=1 << 20)] | None = None
 
 
 class MeshConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

@@ -13,6 +13,7 @@ import secrets
 from collections.abc import Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -183,7 +184,15 @@ async def join_swarm(
     js = transport.client.jetstream(domain=SWARM_DOMAIN)
     mesh = config.mesh
     if mesh.hub is not None or mesh.mode == "external":  # where the swarm's stream lives
-        await ensure_swarm_stream(js, replicas=mesh.replication.stream_replicas)
+        replication = mesh.replication
+        await ensure_swarm_stream(
+            js,
+            replicas=replication.stream_replicas,
+            max_age=None
+            if replication.retention_days is None
+            else timedelta(days=replication.retention_days),
+            max_bytes=replication.max_bytes,
+        )
     if mesh.replication.enabled:
         exits.push_async_callback(node_mesh.stop_replicating)
 

@@ -10,6 +10,7 @@ import pytest
 from nunet.devstack.stack import free_port
 from nunet.mesh import SwarmKey
 from nunet.node import Node, parse_config
+from nunet.replication import STREAM
 from tests.support.homes import PASSPHRASE, make_home
 from tests.support.nats import NatsProcess
 from tests.support.swarm import (
@@ -119,3 +120,22 @@ async def test_nodes_attach_to_an_existing_nats_deployment_by_url(
             await b.close()
     finally:
         await a.close()
+
+
+async def test_a_hub_applies_the_configured_retention_to_the_swarm_stream(tmp_path: Path) -> None:
+    config = parse_config(
+        {
+            "mesh": {
+                "hub": {"port": free_port()},
+                "replication": {"retention_days": 7, "max_bytes": 64 << 20},
+            }
+        }
+    )
+    async with await Node.open(make_home(tmp_path / "hub"), PASSPHRASE, config) as hub:
+        nc = await connect(hub.layout.home)
+        try:
+            info = await nc.jetstream(domain="swarm").stream_info(STREAM)
+        finally:
+            await nc.close()
+    assert info.config.max_age == 7 * 24 * 3600
+    assert info.config.max_bytes == 64 << 20
