@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from nunet.cli import cli
 from nunet.devstack.stack import free_port
 from nunet.mesh import SwarmKey
+from nunet.mesh.events import MeshLinkRejected
 from nunet.node import Node, parse_config
 from nunet.replication import STREAM
+from tests.support.actors import wait_for_event
 from tests.support.homes import PASSPHRASE, make_home
 from tests.support.nats import NatsProcess
 from tests.support.swarm import (
@@ -139,3 +144,37 @@ async def test_a_hub_applies_the_configured_retention_to_the_swarm_stream(tmp_pa
             await nc.close()
     assert info.config.max_age == 7 * 24 * 3600
     assert info.config.max_bytes == 64 << 20
+
+
+async def test_a_swarm_key_made_by_the_cli_in_each_home_admits_members_and_turns_away_others(
+    tmp_path: Path,
+) -> None:
+    hub_home, member_home = make_home(tmp_path / "hub"), make_home(tmp_path / "member")
+    outsider_home = make_home(tmp_path / "outsider")
+    made = CliRunner().invoke(cli, ["--home", str(hub_home), "swarm", "key", "new"])
+    assert made.exit_code == 0, made.output
+    shutil.copy(hub_home / "swarm.key", member_home / "swarm.key")  # how an operator shares it
+    port = free_port()
+    mesh = {"heartbeat_seconds": HEARTBEAT}
+    joining = {"mesh": {**mesh, "bootstrap": [f"nats-leaf://127.0.0.1:{port}"]}}
+    hub = await Node.open(
+        hub_home, PASSPHRASE, parse_config({"mesh": {**mesh, "hub": {"port": port}}})
+    )
+    try:
+        member = await Node.open(member_home, PASSPHRASE, parse_config(joining))
+        outsider = await Node.open(outsider_home, PASSPHRASE, parse_config(joining))
+        try:
+
+            async def member_up() -> bool:
+                return await peer_state(hub, member.did) == "up"
+
+            await wait_until(member_up, "the member with the key to join")
+            _, rejected = await wait_for_event(hub.log, MeshLinkRejected, timeout=60)
+            assert rejected.cause in ("tls-certificate", "tls-handshake", "authorization")
+            assert await peer_state(hub, outsider.did) is None  # never heard of it
+            assert await peer_state(outsider, hub.did) is None
+        finally:
+            await outsider.close()
+            await member.close()
+    finally:
+        await hub.close()
