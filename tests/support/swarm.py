@@ -14,10 +14,12 @@ from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import api
 from nats.js.errors import NotFoundError, ServiceUnavailableError
 
+from nunet.actor import Handle, InvokeTimeout
 from nunet.api import find_api
 from nunet.eventlog import EventRecord
 from nunet.mesh import read_mesh_access
-from nunet.node import NodeLayout
+from nunet.network import PeerUnreachable
+from nunet.node import Node, NodeLayout
 from nunet.replication import STREAM, node_subject
 from nunet.replication.stream import decode_message
 
@@ -87,6 +89,20 @@ async def wait_replicated(nc: Client, did: str, seq: int, timeout: float = WAIT)
             return False  # the hub is not reachable (yet): its leaf link is still coming up
 
     await wait_until(there, f"{did[-8:]} replicated up to {seq}", timeout)
+
+
+async def until_reachable(node: Node, to: Handle, timeout: float = WAIT) -> None:
+    """Until `node` gets an answer from `to` (its leaf link and interest may still be coming up:
+    until then NATS has no responders for the address)."""
+
+    async def answered() -> bool:
+        try:
+            await node.invoke_as_user("/public/status", to=to, timeout=5)
+        except (PeerUnreachable, InvokeTimeout):
+            return False
+        return True
+
+    await wait_until(answered, f"{to} to answer {node.did[-8:]}", timeout)
 
 
 def assert_exactly_once(records: list[EventRecord]) -> None:

@@ -24,7 +24,7 @@ from nunet.network.nats_wire import KIND, MESSAGE_ID, SENDER, Kind, inbox_subjec
 from nunet.node import Node, parse_config
 from tests.support.actors import events_of, wait_for_event
 from tests.support.homes import PASSPHRASE, make_home
-from tests.support.swarm import connect
+from tests.support.swarm import connect, until_reachable
 
 pytestmark = pytest.mark.slow
 
@@ -98,7 +98,7 @@ async def pair(tmp_path: Path) -> AsyncIterator[tuple[Node, Node]]:
             parse_config({"mesh": {**mesh, "bootstrap": [f"nats-leaf://127.0.0.1:{port}"]}}),
         )
         try:
-            await member.invoke_as_user("/public/status", to=hub.node_handle, timeout=WAIT)
+            await until_reachable(member, hub.node_handle)
             yield hub, member
         finally:
             await member.close()
