@@ -20,6 +20,7 @@ from nunet.mesh import SwarmKey
 from nunet.node import NodeConfig, init_home, parse_config
 
 READY_TIMEOUT = 60.0
+HUB_PORT_ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
@@ -44,8 +45,7 @@ class DevStack:
         """Start every node and wait until each is ready; on failure, stop what started."""
         try:
             await asyncio.to_thread(self._prepare)
-            hub = await self._launch(self.plan.hub)
-            await hub.wait_ready(ready_timeout)
+            await self._start_hub(ready_timeout)
             members = [await self._launch(node) for node in self.plan.nodes]
             await asyncio.gather(*(member.wait_ready(ready_timeout) for member in members))
             self.nodes = [await self._describe(process) for process in self._processes]
@@ -71,6 +71,21 @@ class DevStack:
         await asyncio.gather(*(p.stop() for p in members))
         await asyncio.gather(*(p.stop() for p in hub))
         self.plan.manifest.unlink(missing_ok=True)
+
+    async def _start_hub(self, ready_timeout: float) -> None:
+        """The hub, on the leaf port chosen for it; another one if that was taken meanwhile
+        (the port is free when chosen, but anything may bind it before the hub does)."""
+        for attempt in range(HUB_PORT_ATTEMPTS):
+            hub = await self._launch(self.plan.hub)
+            try:
+                await hub.wait_ready(ready_timeout)
+                return
+            except StackError as exc:
+                if "already in use" not in str(exc) or attempt + 1 == HUB_PORT_ATTEMPTS:
+                    raise
+            await hub.stop()
+            self._processes.remove(hub)
+            self.plan = dataclasses.replace(self.plan, hub_port=free_port())
 
     def process(self, name: str) -> NodeProcess:
         """The process of node `name` (to kill or restart it in tests)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -14,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from nunet.api import find_api
+from nunet.devstack import DevStack, StackPlan
 from tests.support.processes import processes_under
 
 pytestmark = pytest.mark.slow
@@ -107,3 +109,18 @@ def test_a_node_that_dies_makes_the_devstack_stop_the_rest_and_fail(
     _, err = process.communicate(timeout=5)
     assert "node2 exited" in err
     wait_until(lambda: processes_under(directory) == [], 15, "every process to end")
+
+
+async def test_a_hub_port_taken_before_the_hub_binds_it_is_replaced(tmp_path: Path) -> None:
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        taken = squatter.getsockname()[1]
+        stack = DevStack(StackPlan(tmp_path / "stack", 1, hub_port=taken))
+        try:
+            nodes = await stack.start()
+            assert [node.name for node in nodes] == ["hub", "node1"]
+            assert stack.plan.hub_port != taken
+        finally:
+            await stack.stop()
+    assert processes_under(tmp_path / "stack") == []
