@@ -60,6 +60,19 @@ class _Census:
             self.done.set_result(None)
 
 
+async def settle_then_flush(client: Client) -> None:
+    """A flush that really follows what this connection queued before it.
+
+    nats-py (2.16) writes a flush's PING straight to the socket, while SUB, UNSUB and PUB wait
+    in its pending buffer until its flusher task runs: the PONG can then come back before the
+    server has seen a SUB queued just before, and a publication from another connection misses
+    the new subscription. One turn of the loop lets the flusher (woken when the SUB was queued)
+    write the buffer first, so the PING follows it on the wire.
+    """
+    await asyncio.sleep(0)
+    await client.flush(timeout=FLUSH_TIMEOUT)
+
+
 class InterestBarrier:
     """Takes part in the census for its transport and waits for interest changes to propagate.
 
@@ -102,7 +115,7 @@ class InterestBarrier:
         """Return once the interest changes this connection made are known to its server and,
         where transports on other servers are known, to one of them (see the module docstring).
         `first` (at start) also takes a census to learn of such transports."""
-        await self._client.flush(timeout=FLUSH_TIMEOUT)
+        await settle_then_flush(self._client)
         if first:
             await self._take_census()
             return

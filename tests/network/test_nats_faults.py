@@ -345,3 +345,19 @@ async def test_forged_sender_names_cannot_multiply_queues_or_bytes(server: NatsP
     finally:
         release.set()
         await b.close()
+
+
+async def test_a_subscription_is_in_force_when_subscribe_returns_even_behind_queued_traffic(
+    server: NatsProcess,
+) -> None:
+    # nats-py writes a flush's PING ahead of commands still in its buffer; subscribe must not
+    # return before the server has the SUB (this lost ~3% of first publications before the fix).
+    async with started(server.url, 2) as (subscriber, publisher):
+        for i in range(150):  # bounded
+            for _ in range(20):  # traffic queued on the subscriber's connection before its SUB
+                await subscriber.publish("noise", b"x" * 200)
+            seen = Recorder()
+            subscription = await subscriber.subscribe(f"fresh.{i}", seen.on_topic)
+            await publisher.publish(f"fresh.{i}", b"first")
+            assert await seen.wait_for(1) == [b"first"], f"subscription {i} missed it"
+            await subscription.unsubscribe()
