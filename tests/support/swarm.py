@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -16,12 +17,14 @@ from nats.js.errors import NotFoundError, ServiceUnavailableError
 
 from nunet.actor import Handle, InvokeTimeout
 from nunet.api import find_api
+from nunet.devstack.stack import free_port
 from nunet.eventlog import EventRecord
-from nunet.mesh import read_mesh_access
+from nunet.mesh import SwarmKey, read_mesh_access
 from nunet.network import PeerUnreachable
-from nunet.node import Node, NodeLayout
+from nunet.node import Node, NodeLayout, parse_config
 from nunet.replication import STREAM, node_subject
 from nunet.replication.stream import decode_message
+from tests.support.homes import PASSPHRASE, make_home
 
 WAIT = 60.0
 
@@ -117,3 +120,33 @@ def assert_exactly_once(records: list[EventRecord]) -> None:
 def peer_states(home: Path) -> dict[str, str]:
     rows = invoke(home, "/dms/node/peers/list", actor="peers")
     return {row["did"]: row["state"] for row in rows}
+
+
+@asynccontextmanager
+async def hub_and_member(
+    directory: Path, *, heartbeat: float = 0.5, hub_settings: dict[str, Any] | None = None
+) -> AsyncIterator[tuple[Node, Node]]:
+    """A hub and one member in a private swarm of their own, in this process; yields once the
+    hub answers the member. `hub_settings`: extra top-level config of the hub (rate limits)."""
+    key = directory / "swarm.key"
+    SwarmKey.generate().write(key)
+    port = free_port()
+    mesh = {"swarm_key_file": str(key), "heartbeat_seconds": heartbeat}
+    hub = await Node.open(
+        make_home(directory / "hub"),
+        PASSPHRASE,
+        parse_config({**(hub_settings or {}), "mesh": {**mesh, "hub": {"port": port}}}),
+    )
+    try:
+        member = await Node.open(
+            make_home(directory / "member"),
+            PASSPHRASE,
+            parse_config({"mesh": {**mesh, "bootstrap": [f"nats-leaf://127.0.0.1:{port}"]}}),
+        )
+        try:
+            await until_reachable(member, hub.node_handle)
+            yield hub, member
+        finally:
+            await member.close()
+    finally:
+        await hub.close()

@@ -18,13 +18,13 @@ from nunet.actor.events import EnvelopeRefused
 from nunet.cli import cli
 from nunet.devstack.stack import free_port
 from nunet.errors import NunetError
-from nunet.mesh import PortInUseError, SwarmKey, SwarmKeyError
+from nunet.mesh import PortInUseError, SwarmKeyError
 from nunet.mesh.events import BootstrapUnreachable, MeshServerGaveUp
 from nunet.network.nats_wire import KIND, MESSAGE_ID, SENDER, Kind, inbox_subject
 from nunet.node import Node, parse_config
 from tests.support.actors import events_of, wait_for_event
 from tests.support.homes import PASSPHRASE, make_home
-from tests.support.swarm import connect, until_reachable
+from tests.support.swarm import connect, hub_and_member
 
 pytestmark = pytest.mark.slow
 
@@ -82,28 +82,8 @@ async def test_a_bootstrap_that_does_not_answer_is_reported_and_the_node_serves_
 
 @pytest.fixture
 async def pair(tmp_path: Path) -> AsyncIterator[tuple[Node, Node]]:
-    key = tmp_path / "swarm.key"
-    SwarmKey.generate().write(key)
-    port = free_port()
-    mesh = {"swarm_key_file": str(key), "heartbeat_seconds": 0.5}
-    hub = await Node.open(
-        make_home(tmp_path / "hub"),
-        PASSPHRASE,
-        parse_config({"mesh": {**mesh, "hub": {"port": port}}}),
-    )
-    try:
-        member = await Node.open(
-            make_home(tmp_path / "member"),
-            PASSPHRASE,
-            parse_config({"mesh": {**mesh, "bootstrap": [f"nats-leaf://127.0.0.1:{port}"]}}),
-        )
-        try:
-            await until_reachable(member, hub.node_handle)
-            yield hub, member
-        finally:
-            await member.close()
-    finally:
-        await hub.close()
+    async with hub_and_member(tmp_path) as nodes:
+        yield nodes
 
 
 async def test_garbage_on_the_inbox_and_on_topics_is_refused_and_logged(
@@ -146,43 +126,24 @@ async def test_a_flood_from_one_peer_meets_its_rate_limit_and_the_node_serves_ot
 ) -> None:
     # A strict limit on the hub (1/s, burst 20), so that 60 messages overflow it however slowly
     # a loaded machine sends them (it would take over 40 s to stay under it).
-    key = tmp_path / "swarm.key"
-    SwarmKey.generate().write(key)
-    port = free_port()
-    mesh = {"swarm_key_file": str(key), "heartbeat_seconds": 0.5}
-    strict = {"per_sender_per_second": 1.0, "per_sender_burst": 20}
-    hub = await Node.open(
-        make_home(tmp_path / "hub"),
-        PASSPHRASE,
-        parse_config({"rate_limits": strict, "mesh": {**mesh, "hub": {"port": port}}}),
-    )
-    try:
-        member = await Node.open(
-            make_home(tmp_path / "member"),
-            PASSPHRASE,
-            parse_config({"mesh": {**mesh, "bootstrap": [f"nats-leaf://127.0.0.1:{port}"]}}),
+    strict = {"rate_limits": {"per_sender_per_second": 1.0, "per_sender_burst": 20}}
+    async with hub_and_member(tmp_path, hub_settings=strict) as (hub, member):
+        flooder = Actor()
+        await member.system.spawn(flooder, "flooder")
+        for i in range(60):  # bounded
+            await flooder.send(hub.node_handle, "/public/hello", i)
+        _, refused = await wait_for_event(
+            hub.log, EnvelopeRefused, lambda e: e.code == "rate-limited", timeout=WAIT
         )
-        try:
-            flooder = Actor()
-            await member.system.spawn(flooder, "flooder")
-            for i in range(60):  # bounded
-                await flooder.send(hub.node_handle, "/public/hello", i)
-            _, refused = await wait_for_event(
-                hub.log, EnvelopeRefused, lambda e: e.code == "rate-limited", timeout=WAIT
-            )
-            assert refused.claimed_sender == member.did
-            assert (await hub.invoke_as_user("/public/status"))["did"] == hub.did
-            refusals = [  # the member's presence heartbeats draw on the same bucket
-                e
-                for e in await events_of(hub.log, EnvelopeRefused)
-                if e.code == "rate-limited" and e.behavior == "/public/hello"
-            ]
-            assert 0 < len(refusals) < 60  # some went through: the burst
-            assert all(e.data for e in refusals)  # each refused envelope is kept, as received
-        finally:
-            await member.close()
-    finally:
-        await hub.close()
+        assert refused.claimed_sender == member.did
+        assert (await hub.invoke_as_user("/public/status"))["did"] == hub.did
+        refusals = [  # the member's presence heartbeats draw on the same bucket
+            e
+            for e in await events_of(hub.log, EnvelopeRefused)
+            if e.code == "rate-limited" and e.behavior == "/public/hello"
+        ]
+        assert 0 < len(refusals) < 60  # some went through: the burst
+        assert all(e.data for e in refusals)  # each refused envelope is kept, as received
 
 
 async def test_a_node_whose_nats_server_keeps_dying_stops_instead_of_serving_cut_off(
