@@ -106,10 +106,10 @@ async def open_mesh(
     mesh = config.mesh
     if mesh.mode == "memory":
         return NodeMesh("memory", InMemoryTransport(InMemoryNetwork(), did))
-    payload = min(config.max_envelope_bytes + _PAYLOAD_HEADROOM, 64 << 20)
     if mesh.mode == "external":
         transport = NatsTransport(list(mesh.external_urls), did, token=mesh.external_token)
         return NodeMesh("external", transport, token=mesh.external_token)
+    payload = min(config.max_envelope_bytes + _PAYLOAD_HEADROOM, 64 << 20)  # the server's limit
     token = secrets.token_urlsafe(24)
     spec = await asyncio.to_thread(_server_spec, layout, mesh, did, token, payload)
     settings = SupervisionSettings(bootstrap_timeout_s=mesh.bootstrap_timeout_seconds)
