@@ -11,10 +11,10 @@ from __future__ import annotations
 import math
 import re
 
-from nunet.errors import NunetError
+from nunet.capability.errors import CapabilityError
 
 
-class UnitError(NunetError, ValueError):
+class UnitError(CapabilityError):
     """A quantity that is not understood; the message names the field and shows a fix."""
 
 
@@ -57,6 +57,12 @@ def parse_size(value: object, field: str) -> int:
     # The final B must be a capital: `4Gb` is four gigabits, a bandwidth's unit, not a size.
     if key in _SIZE_UNITS and unit.endswith("B"):
         return _whole(number, _SIZE_UNITS[key], field, value, "a size")
+    if (key in _SIZE_UNITS and key != "b") or key in _BANDWIDTH_UNITS:
+        raise UnitError(
+            f"{field}: {value!r} is not a size: that is a bandwidth unit (bits); a size is in "
+            f"bytes, like {_fmt(number)}{unit[:1].upper()}iB (powers of 1024) or "
+            f"{_fmt(number)}{unit[:1].upper()}B (powers of 1000)"
+        )
     hint = _AMBIGUOUS.get(key.rstrip("i").rstrip("b")[:1], "GiB")
     raise UnitError(
         f"{field}: {value!r} is not a size; use a unit like {_fmt(number)}{hint} "
