@@ -101,7 +101,8 @@ def test_onboarding_again_resizes_and_keeps_allocations(state: str) -> None:
     assert isinstance(event, Resized)
     assert event.previous == before
     assert ledger.reservation == event.reservation
-    assert ledger.reservation is not None and ledger.reservation.resources.cpu == 6
+    assert ledger.reservation is not None
+    assert ledger.reservation.resources.cpu == 6
     assert ledger.allocations == allocations
 
 
@@ -121,7 +122,9 @@ def test_an_unchanged_reservation_changes_nothing() -> None:
 )
 def test_shrinking_below_what_is_allocated_is_refused(request_: ShareRequest, words: str) -> None:
     ledger = busy()
-    message = refused_without_change(ledger, lambda: ledger.onboard(request_, BOX), AllocationsRunning)
+    message = refused_without_change(
+        ledger, lambda: ledger.onboard(request_, BOX), AllocationsRunning
+    )
     assert words in message
 
 
@@ -163,8 +166,10 @@ def test_forced_offboarding_releases_every_allocation_first() -> None:
     assert [type(e) for e in events] == [Released, Released, Offboarded]
     assert [e.allocation for e in events if isinstance(e, Released)] == ["a1", "a2"]
     last = events[1]
-    assert isinstance(last, Released) and last.free.cpu == 4
-    assert not ledger.onboarded and ledger.allocations == {}
+    assert isinstance(last, Released)
+    assert last.free.cpu == 4
+    assert not ledger.onboarded
+    assert ledger.allocations == {}
 
 
 # -- allocate ----------------------------------------------------------------------------------
@@ -195,7 +200,11 @@ def test_allocating_what_is_free_emits_allocated_with_what_remains(state: str) -
         (job(ram=7 * GiB), InsufficientResources, "ram: 7GiB asked but 6GiB is free"),
         (job(disk=91 * GiB), InsufficientResources, "disk: 91GiB asked but 90GiB is free"),
         (job(gpus=(0,)), InsufficientResources, "gpus: device 0 is allocated to a1"),
-        (job(gpus=(5,)), InsufficientResources, "device 5 is not in the onboarded share (onboarded: 0, 1)"),
+        (
+            job(gpus=(5,)),
+            InsufficientResources,
+            "device 5 is not in the onboarded share (onboarded: 0, 1)",
+        ),
         (job(gpus=(1, 1)), InvalidReservation, "gpus: device 1 is asked for twice"),
         (job(cpu=-1), InvalidReservation, "cpu: -1 must be a finite number"),
         (job(ram=-1), InvalidReservation, "ram: -1 must be a whole number of bytes"),
@@ -233,7 +242,8 @@ def test_allocate_for_chooses_devices_that_meet_the_needs() -> None:
     assert isinstance(event, Allocated)
     assert [g.index for g in event.resources.gpus] == [1]  # the only device with 24 GiB
     [small] = ledger.allocate_for("small", gpu_needs=[GpuNeed(vendor="nvidia")])
-    assert isinstance(small, Allocated) and [g.index for g in small.resources.gpus] == [0]
+    assert isinstance(small, Allocated)
+    assert [g.index for g in small.resources.gpus] == [0]
 
 
 def test_allocate_for_refuses_needs_no_free_device_meets() -> None:
@@ -368,11 +378,13 @@ def test_any_history_keeps_the_books_and_replays_to_the_same_ledger(
 def _check_books(ledger: ResourceLedger) -> None:
     allocated, free = ledger.allocated(), ledger.free()
     if ledger.reservation is None:
-        assert ledger.allocations == {} and free == Resources()
+        assert ledger.allocations == {}
+        assert free == Resources()
         return
     share_ = ledger.reservation.resources
     assert allocated.cpu <= share_.cpu + CPU_EPSILON
-    assert allocated.ram <= share_.ram and allocated.disk <= share_.disk
+    assert allocated.ram <= share_.ram
+    assert allocated.disk <= share_.disk
     assert free.cpu == pytest.approx(share_.cpu - allocated.cpu, abs=CPU_EPSILON)
     assert free.ram == share_.ram - allocated.ram
     assert free.disk == share_.disk - allocated.disk

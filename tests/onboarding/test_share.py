@@ -151,4 +151,3 @@ def test_drift_reports_what_no_longer_fits_the_machine() -> None:
     assert any(n.startswith("disk: 100GiB reserved but only 1GiB is free") for n in notes)
     assert "gpus: device 0 is now a T4, not a A100" in notes
     assert "gpus: device 1 (RTX 4090) is no longer on the machine" in notes
-
