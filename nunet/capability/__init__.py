@@ -4,6 +4,7 @@ Pure code: units at the user boundary, fit checks, device-by-device GPU matching
 order between capabilities and a preference score. Public names are re-exported here.
 """
 
+from nunet.capability.compare import DIMENSIONS, Comparison, Order, combine, compare
 from nunet.capability.errors import CapabilityError, RequirementError
 from nunet.capability.fit import CONSTRAINTS, Fit, Unmet, check
 from nunet.capability.gpus import assign_gpus, gpu_meets
@@ -53,11 +54,13 @@ from nunet.capability.units import (
 __all__ = [
     "BENCHMARK_FIELDS",
     "CONSTRAINTS",
+    "DIMENSIONS",
     "GPU_VENDORS",
     "PREFERENCE_DIMENSIONS",
     "Benchmarks",
     "Capability",
     "CapabilityError",
+    "Comparison",
     "CpuInfo",
     "Fit",
     "Gpu",
@@ -65,6 +68,7 @@ __all__ = [
     "Location",
     "LocationRule",
     "NetworkInfo",
+    "Order",
     "Preference",
     "Price",
     "Requirement",
@@ -75,6 +79,8 @@ __all__ = [
     "assign_gpus",
     "capability_from_user",
     "check",
+    "combine",
+    "compare",
     "describe_location",
     "format_bandwidth",
     "format_size",

@@ -2,8 +2,8 @@
 
 Assignment rule (deterministic): needs are seated from the most demanding (largest VRAM ask,
 ties in request order); each takes the smallest adequate free device (by VRAM, then index), so
-big devices stay free for later jobs. When every adequate device is taken, an augmenting path
-re-seats earlier needs (Kuhn's algorithm), so an assignment is found whenever one exists: the
+big devices stay free for later jobs. Only when every adequate device is taken does an augmenting
+path re-seat earlier needs (Kuhn's algorithm), so an assignment is found whenever one exists: the
 result is a maximum bipartite matching, not a greedy guess.
 """
 
@@ -31,11 +31,12 @@ def gpu_meets(need: GpuNeed, gpu: Gpu) -> bool:
 
 
 def compute_capability_key(text: str) -> tuple[int, ...] | None:
-    """`"8.6"` → (8, 6), compared numerically so "10.0" > "9.0"; None if not `major.minor`."""
+    """`"8.6"` → (8, 6, 0), compared numerically so "10.0" > "9.0" and "9" == "9.0"; None if
+    not `major[.minor[.patch]]`."""
     parts = text.strip().split(".")
-    if not parts or not all(part.isdigit() for part in parts):
+    if len(parts) > 3 or not all(part.isascii() and part.isdigit() for part in parts):
         return None
-    return tuple(int(part) for part in parts)
+    return tuple(int(part) for part in parts) + (0,) * (3 - len(parts))
 
 
 def assign_gpus(needs: Sequence[GpuNeed], devices: Sequence[Gpu]) -> tuple[Gpu, ...] | None:
@@ -47,12 +48,15 @@ def assign_gpus(needs: Sequence[GpuNeed], devices: Sequence[Gpu]) -> tuple[Gpu, 
     seat_of_device: dict[int, int] = {}
 
     def seat(need: int, visited: set[int]) -> bool:
+        free = [d for d in adequate[need] if d not in seat_of_device]
+        if free:  # a free device first: seated needs move only when they must
+            seat_of_device[free[0]] = need
+            return True
         for device in adequate[need]:
             if device in visited:
                 continue
             visited.add(device)
-            holder = seat_of_device.get(device)
-            if holder is None or seat(holder, visited):
+            if seat(seat_of_device[device], visited):
                 seat_of_device[device] = need
                 return True
         return False

@@ -274,7 +274,7 @@ def _gpu_count(value: object, field: str) -> int:
 
 def _vendor(value: object, field: str) -> str:
     vendor = _text(value, field).strip().lower()
-    if vendor not in GPU_VENDORS:
+    if vendor and vendor not in GPU_VENDORS:  # empty: any vendor, as in the model
         raise CapabilityError(
             f"{field}: {value!r} is not a GPU vendor; use one of {', '.join(GPU_VENDORS)}"
         )
@@ -285,7 +285,7 @@ def _compute(value: object, field: str) -> str:
     if isinstance(value, int | float) and not isinstance(value, bool):
         value = f"{float(value)}"  # YAML reads 8.0 as a float; "8.0" is what NVIDIA prints
     text = _text(value, f"{field}.compute_capability").strip()
-    if compute_capability_key(text) is None:
+    if text and compute_capability_key(text) is None:  # empty: any
         raise CapabilityError(
             f"{field}.compute_capability: {value!r} is not a compute capability; "
             'write it as major.minor, like "8.6"'

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import re
+from fractions import Fraction
 
 from nunet.capability.errors import CapabilityError
 
@@ -124,34 +125,35 @@ def format_bandwidth(bits_per_second: int) -> str:
     return f"{bits_per_second}bit/s"
 
 
-def _split(value: object, field: str, what: str, example: str) -> tuple[float, str]:
+def _split(value: object, field: str, what: str, example: str) -> tuple[Fraction, str]:
     if isinstance(value, bool):
         raise UnitError(f"{field}: {value!r} is not {what}; write it like {example}")
     if isinstance(value, int):
         if value < 0:
             raise UnitError(f"{field}: {value} is negative; {what} cannot be")
-        return float(value), ""
+        return Fraction(value), ""
     if isinstance(value, float):
         if not math.isfinite(value) or value < 0:
             raise UnitError(f"{field}: {value!r} is not {what}; write it like {example}")
-        return value, ""
+        return Fraction(value), ""
     if not isinstance(value, str):
         raise UnitError(f"{field}: {value!r} is not {what}; write it like {example}")
     match = _QUANTITY.match(value)
     if match is None:
         raise UnitError(f"{field}: {value!r} is not {what}; write it like {example}")
-    return float(match.group(1)), match.group(2)
+    # Exact arithmetic: a plain byte count beyond 2**53 must not be rounded through a float.
+    return Fraction(match.group(1)), match.group(2)
 
 
-def _whole(number: float, scale: int, field: str, value: object, what: str) -> int:
+def _whole(number: Fraction, scale: int, field: str, value: object, what: str) -> int:
     exact = number * scale
     rounded = round(exact)
-    if abs(exact - rounded) > 1e-6 * max(1.0, exact):
+    if abs(exact - rounded) * 10**6 > max(Fraction(1), exact):  # 1.1GiB rounds; 0.3B does not
         raise UnitError(f"{field}: {value!r} is not a whole number of units ({what})")
     if rounded > 1 << 62:
         raise UnitError(f"{field}: {value!r} is too large for {what}")
     return int(rounded)
 
 
-def _fmt(number: float) -> str:
-    return f"{number:.2f}".rstrip("0").rstrip(".")
+def _fmt(number: float | Fraction) -> str:
+    return f"{float(number):.2f}".rstrip("0").rstrip(".")
