@@ -76,6 +76,25 @@ class CapabilityAnnounced(Event, frozen=True, kw_only=True):
     free: Resources
 
 
+class OnboardingRefused(Event, frozen=True, kw_only=True):
+    """An onboard, offboard or benchmark request was refused; nothing changed."""
+
+    TYPE: ClassVar[str] = "onboarding.refused"
+    operation: str  # onboard, offboard, benchmark
+    code: str  # the error code the caller got, e.g. exceeds-machine
+    reason: str  # the message the caller got, naming the field
+
+
+class AllocationRefused(Event, frozen=True, kw_only=True):
+    """An allocate or release request was refused; nothing changed."""
+
+    TYPE: ClassVar[str] = "resources.refused"
+    operation: str  # allocate, release
+    allocation: str
+    code: str
+    reason: str
+
+
 EVENTS: tuple[type[Event], ...] = (
     Onboarded,
     Resized,
@@ -84,4 +103,6 @@ EVENTS: tuple[type[Event], ...] = (
     Released,
     BenchmarkCompleted,
     CapabilityAnnounced,
+    OnboardingRefused,
+    AllocationRefused,
 )

@@ -165,6 +165,27 @@ class ResourceLedger:
         self._allocations[allocation] = wanted
         return [Allocated(allocation=allocation, resources=wanted, free=self.free())]
 
+    def allocate_devices(
+        self,
+        allocation: str,
+        *,
+        cpu: float = 0.0,
+        ram: int = 0,
+        disk: int = 0,
+        gpus: Sequence[int] = (),
+    ) -> list[Event]:
+        """Like `allocate`, with the GPU devices named by their index in the share."""
+        reservation = self._can_allocate(allocation)
+        reserved = {gpu.index: gpu for gpu in reservation.resources.gpus}
+        for index in gpus:
+            if index not in reserved:
+                raise InsufficientResources(
+                    f"gpus: device {index} is not in the onboarded share "
+                    f"(onboarded: {_indices(reservation.resources.gpus)})"
+                )
+        devices = tuple(reserved[index] for index in gpus)
+        return self.allocate(allocation, Resources(cpu=cpu, ram=ram, disk=disk, gpus=devices))
+
     def allocate_for(
         self,
         allocation: str,
