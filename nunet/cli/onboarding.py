@@ -27,6 +27,7 @@ from nunet.onboarding.behaviors import (
 
 SELF_BEHAVIOR = "/dms/node/peers/self"
 _DETECT_TIMEOUT = 60.0  # detecting GPUs may wait on nvidia-smi
+_API_MAX_TIMEOUT = 300.0  # the longest call the local API accepts
 
 _api_option = click.option("--api", default=None, help="API URL or Unix socket path.")
 
@@ -127,7 +128,7 @@ def status(ctx: CliContext, api: str | None) -> None:
 def benchmark(ctx: CliContext, budget: float | None, api: str | None) -> None:
     """Benchmark the onboarded share again now; the result is stored and announced."""
     payload = {"budget_seconds": budget} if budget is not None else None
-    wait = (budget or MAX_BENCHMARK_SECONDS) + 60.0
+    wait = min(_API_MAX_TIMEOUT, (budget or MAX_BENCHMARK_SECONDS) + 60.0)
     summary = _call(ctx, api, BENCHMARK_BEHAVIOR, payload, wait)
     if ctx.output != "table":
         emit(ctx, summary)

@@ -357,9 +357,7 @@ class OnboardingActor(Actor):
             "reservation": plain(reservation) if reservation is not None else None,
             "allocated": plain(self._ledger.allocated()),
             "free": plain(self._ledger.free()),
-            "allocations": {
-                name: plain(held) for name, held in self._ledger.allocations.items()
-            },
+            "allocations": {name: plain(held) for name, held in self._ledger.allocations.items()},
             "machine": machine_summary(self._machine) if self._machine is not None else None,
             "executors": list(self._executors),
             "benchmark": benchmark_summary(self._report) if self._report is not None else None,

@@ -40,7 +40,7 @@ from nunet.onboarding.events import (
     Reservation,
     Resized,
 )
-from nunet.onboarding.share import DEFAULT_RAM_HEADROOM, ShareRequest, reserve
+from nunet.onboarding.share import DEFAULT_RAM_HEADROOM, ShareRequest, format_cores, reserve
 
 CPU_EPSILON = 1e-6  # cores: sums of fractional cores are compared with this tolerance
 MAX_ALLOCATION_ID = 256
@@ -269,7 +269,9 @@ def _check_amounts(resources: Resources) -> None:
 
 def _check_fits(wanted: Resources, free: Resources) -> None:
     if wanted.cpu > free.cpu + CPU_EPSILON:
-        raise InsufficientResources(f"cpu: {wanted.cpu:g} cores asked but {free.cpu:g} are free")
+        raise InsufficientResources(
+            f"cpu: {format_cores(wanted.cpu)} cores asked but {format_cores(free.cpu)} are free"
+        )
     for field in ("ram", "disk"):
         asked, left = getattr(wanted, field), getattr(free, field)
         if asked > left:
@@ -282,7 +284,7 @@ def _check_covers(share: Resources, allocated: Resources, holders: Mapping[str, 
     """A resized share must still hold everything allocated now."""
     if allocated.cpu > share.cpu + CPU_EPSILON:
         raise AllocationsRunning(
-            f"cpu: allocations hold {allocated.cpu:g} cores now; the new share has {share.cpu:g}"
+            f"cpu: allocations hold {format_cores(allocated.cpu)} cores now; the new share has {format_cores(share.cpu)}"
         )
     for field in ("ram", "disk"):
         held, new = getattr(allocated, field), getattr(share, field)

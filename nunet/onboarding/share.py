@@ -93,7 +93,9 @@ def drift(reservation: Reservation, machine: Machine) -> list[str]:
     share, notes = reservation.resources, []
     threads = _threads(machine)
     if share.cpu > threads:
-        notes.append(f"cpu: {share.cpu:g} cores reserved but the machine has {threads} now")
+        notes.append(
+            f"cpu: {format_cores(share.cpu)} cores reserved but the machine has {threads} now"
+        )
     if share.ram > machine.ram_available:
         notes.append(
             f"ram: {format_size(share.ram)} reserved but only "
@@ -112,6 +114,11 @@ def drift(reservation: Reservation, machine: Machine) -> list[str]:
         elif (found.model, found.uuid) != (gpu.model, gpu.uuid):
             notes.append(f"gpus: device {gpu.index} is now a {found.model}, not a {gpu.model}")
     return notes
+
+
+def format_cores(cores: float) -> str:
+    """`2`, `0.5`, `1000000`: whole numbers without a decimal point or an exponent."""
+    return str(int(cores)) if float(cores).is_integer() else f"{cores:.6g}"
 
 
 def _pick(field: str, asked: float | None, current: float | None) -> float:
@@ -143,7 +150,7 @@ def _check_cpu(cpu: float, machine: Machine) -> None:
         )
     if cpu > threads:
         raise ExceedsMachine(
-            f"cpu: {cpu:g} cores asked but the machine has {threads} logical CPUs; "
+            f"cpu: {format_cores(cpu)} cores asked but the machine has {threads} logical CPUs; "
             f"reserve at most {threads}"
         )
 
