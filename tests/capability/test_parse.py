@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import msgspec
 import pytest
+import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -594,3 +596,24 @@ def test_a_whole_capability_from_user_data() -> None:
         with pytest.raises(CapabilityError) as caught:
             capability_from_user(data)
         assert str(caught.value).startswith(path), str(caught.value)
+
+
+GUIDE = Path(__file__).resolve().parents[2] / "docs" / "capability-model.md"
+
+
+def test_the_user_guides_yaml_example_is_a_valid_requirement() -> None:
+    example = GUIDE.read_text().split("```yaml")[1].split("```")[0]
+    requirement = requirement_from_user(yaml.safe_load(example.replace("...", "abc")))
+    assert requirement.gpus[0] == GpuNeed(vram=80 * GIB, vendor="nvidia", compute_capability="8.0")
+    assert requirement.reject_locations[1] == LocationRule(asn=13335)
+
+
+def test_the_user_guides_spec_examples_parse() -> None:
+    specs = [
+        line.split(" -r ")[1]
+        for line in GUIDE.read_text().splitlines()
+        if line.startswith("nunet search -r ")
+    ]
+    assert len(specs) >= 4
+    for spec in specs:
+        parse_requirement_spec(spec)
