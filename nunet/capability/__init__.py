@@ -6,9 +6,17 @@ order between capabilities and a preference score. Public names are re-exported 
 
 from nunet.capability.compare import DIMENSIONS, Comparison, Order, combine, compare
 from nunet.capability.errors import CapabilityError, RequirementError
-from nunet.capability.fit import CONSTRAINTS, Fit, Unmet, check
+from nunet.capability.fit import (
+    CONSTRAINTS,
+    PRICE_FIELDS,
+    Fit,
+    Unmet,
+    check,
+    normalise_architecture,
+    same_architecture,
+)
 from nunet.capability.gpus import assign_gpus, gpu_meets
-from nunet.capability.location import describe_location, rule_matches, rule_within
+from nunet.capability.location import LOCATION_FIELDS, describe_location, rule_matches, rule_within
 from nunet.capability.model import (
     BENCHMARK_FIELDS,
     GPU_VENDORS,
@@ -56,7 +64,9 @@ __all__ = [
     "CONSTRAINTS",
     "DIMENSIONS",
     "GPU_VENDORS",
+    "LOCATION_FIELDS",
     "PREFERENCE_DIMENSIONS",
+    "PRICE_FIELDS",
     "Benchmarks",
     "Capability",
     "CapabilityError",
@@ -88,6 +98,7 @@ __all__ = [
     "hourly_cost",
     "location_from_user",
     "location_rule_from_user",
+    "normalise_architecture",
     "parse_bandwidth",
     "parse_clock",
     "parse_count",
@@ -99,6 +110,7 @@ __all__ = [
     "resources_from_user",
     "rule_matches",
     "rule_within",
+    "same_architecture",
     "validate_preference",
     "validate_requirement",
 ]

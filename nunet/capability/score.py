@@ -41,8 +41,8 @@ REFERENCES: dict[str, float] = {
     "gpus": 1.0,
     "vram": 16 * GIB,
     "bandwidth": 100e6,  # bits per second
-    "cpu_single": 1e6,  # operations per second
-    "cpu_multi": 1e7,
+    "cpu_single": 1e4,  # 1 KiB zlib deflates per second (nunet.benchmark): about one core
+    "cpu_multi": 4e4,  # about four cores
     "memory_bandwidth": 1e10,  # bytes per second
     "disk_read": 5e8,
     "disk_write": 5e8,
