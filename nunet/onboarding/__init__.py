@@ -20,6 +20,7 @@ from nunet.onboarding.behaviors import (
 from nunet.onboarding.errors import (
     AllocationsRunning,
     BenchmarkBusy,
+    DetectionFailed,
     DuplicateAllocation,
     ExceedsMachine,
     InsufficientResources,
@@ -73,6 +74,7 @@ __all__ = [
     "BenchmarkBusy",
     "BenchmarkCompleted",
     "CapabilityAnnounced",
+    "DetectionFailed",
     "DuplicateAllocation",
     "ExceedsMachine",
     "InsufficientResources",

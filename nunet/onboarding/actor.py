@@ -36,7 +36,7 @@ from nunet.onboarding.behaviors import (
     RELEASE_BEHAVIOR,
     STATUS_BEHAVIOR,
 )
-from nunet.onboarding.errors import BenchmarkBusy, NotOnboarded, OnboardingError
+from nunet.onboarding.errors import BenchmarkBusy, DetectionFailed, NotOnboarded, OnboardingError
 from nunet.onboarding.events import (
     EVENTS,
     AllocationRefused,
@@ -197,8 +197,7 @@ class OnboardingActor(Actor):
         """Onboard (or resize) the share in `message.payload` (user units); answers the status."""
         try:
             request = share_request_from_user(message.payload)
-            machine = await self._detect(self._home)  # free disk and RAM change: fresh facts
-            self._machine = machine
+            machine = await self._detect_now()  # free disk and RAM change: fresh facts
             trial = self._ledger.copy()
             events = trial.onboard(request, machine)
         except OnboardingError as exc:
@@ -230,8 +229,11 @@ class OnboardingActor(Actor):
 
     @behavior(HARDWARE_BEHAVIOR)
     async def hardware(self, message: Message) -> dict[str, Any]:
-        self._machine = await self._detect(self._home)
-        result: dict[str, Any] = plain(self._machine)
+        try:
+            machine = await self._detect_now()
+        except DetectionFailed as exc:
+            raise BehaviorFailed(str(exc), code=exc.code) from None
+        result: dict[str, Any] = plain(machine)
         return result
 
     @behavior(CAPABILITY_BEHAVIOR)
@@ -373,6 +375,13 @@ class OnboardingActor(Actor):
         async for record in self.system.event_log.read(types=types):
             ledger.apply(self._catalogue.decode(record))
         self._ledger = ledger
+
+    async def _detect_now(self) -> Machine:
+        try:
+            self._machine = await self._detect(self._home)
+        except NunetError as exc:
+            raise DetectionFailed(f"the machine could not be detected: {exc}") from None
+        return self._machine
 
     async def _commit(self, trial: ResourceLedger, events: list[Event]) -> None:
         """Make the events durable, then the state they describe current."""

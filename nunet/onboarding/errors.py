@@ -55,3 +55,9 @@ class BenchmarkBusy(OnboardingError):
     """A benchmark run is under way; one runs at a time."""
 
     code = "benchmark-running"
+
+
+class DetectionFailed(OnboardingError):
+    """The machine could not be detected, so nothing can be checked against it."""
+
+    code = "hardware-detection-failed"

@@ -14,6 +14,8 @@ from nunet.actor import RemoteError
 from nunet.benchmark import BenchmarkStore
 from nunet.capability.model import Location, Price
 from nunet.db import SQLiteDocumentStore
+from nunet.hardware import HardwareDetectionError
+from nunet.hardware.machine import Machine
 from nunet.identity import KeyPair
 from nunet.onboarding import (
     ALLOCATE_BEHAVIOR,
@@ -359,3 +361,21 @@ async def test_the_first_onboarding_benchmarks_the_share_in_the_background(
         assert benchmark.calls[0][2] == 3.0
         await onboarding.ask(ONBOARD_BEHAVIOR, {"cpu": 2})  # a resize does not re-run it
         assert len(benchmark.calls) == 1
+
+
+async def test_a_machine_that_cannot_be_detected_is_a_clear_refusal(
+    tmp_path: Path, key: KeyPair
+) -> None:
+    machines = Machines(machine())
+    async with onboarding_node(tmp_path / "h", key=key, machines=machines) as onboarding:
+
+        async def broken(home: Path) -> Machine:
+            raise HardwareDetectionError(f"{home} cannot be read")
+
+        onboarding.actor._detect = broken  # the disk went away after start
+        error = await refused(onboarding, ONBOARD_BEHAVIOR, SHARE)
+        assert error.code == "hardware-detection-failed"
+        assert "cannot be read" in error.remote_message
+        hardware = await refused(onboarding, HARDWARE_BEHAVIOR, None)
+        assert hardware.code == "hardware-detection-failed"
+        assert (await onboarding.ask(STATUS_BEHAVIOR))["onboarded"] is False
