@@ -13,7 +13,9 @@ from nunet.eventlog import events as eventlog_events
 from nunet.eventlog.catalogue import Catalogue
 from nunet.eventlog.projection import Projection
 from nunet.eventlog.statistics import LogStatistics
+from nunet.matching import events as matching_events
 from nunet.mesh import events as mesh_events
+from nunet.onboarding import events as onboarding_events
 from nunet.peers import events as peers_events
 from nunet.replication import events as replication_events
 
@@ -26,6 +28,8 @@ def full_catalogue() -> Catalogue:
         *mesh_events.EVENTS,
         *peers_events.EVENTS,
         *replication_events.EVENTS,
+        *onboarding_events.EVENTS,
+        *matching_events.EVENTS,
         upcasters=(*eventlog_events.UPCASTERS,),
     )
 

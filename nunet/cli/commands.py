@@ -10,7 +10,9 @@ from nunet.cli.devstack import devstack
 from nunet.cli.events import events
 from nunet.cli.key import key
 from nunet.cli.node import init, run, wait_ready
+from nunet.cli.onboarding import benchmark, hardware, offboard, onboard, status
 from nunet.cli.peers import peers
+from nunet.cli.search import search
 from nunet.cli.swarm import swarm
 
 ALL: list[click.Command] = [
@@ -22,6 +24,12 @@ ALL: list[click.Command] = [
     actor,
     events,
     peers,
+    onboard,
+    offboard,
+    status,
+    benchmark,
+    hardware,
+    search,
     swarm,
     devstack,
 ]

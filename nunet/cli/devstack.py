@@ -25,14 +25,30 @@ from nunet.devstack import DevStack, StackError, StackPlan
 )
 @click.option("--heartbeat", type=click.FloatRange(0.05, 60), default=1.0, show_default=True)
 @click.option("--open-swarm", is_flag=True, help="Join the open public swarm (no swarm key).")
+@click.option(
+    "--benchmark",
+    is_flag=True,
+    help="Benchmark each node's share after onboarding (off: the nodes share one machine).",
+)
 @pass_context
 @output_option
 def devstack(
-    ctx: CliContext, nodes: int, directory: Path | None, heartbeat: float, open_swarm: bool
+    ctx: CliContext,
+    nodes: int,
+    directory: Path | None,
+    heartbeat: float,
+    open_swarm: bool,
+    benchmark: bool,
 ) -> None:
     """Start a hub and N nodes as separate processes on loopback; stop them all on Ctrl-C."""
     where = directory or Path(tempfile.mkdtemp(prefix="nunet-devstack-"))
-    plan = StackPlan(where, nodes, heartbeat_seconds=heartbeat, private=not open_swarm)
+    plan = StackPlan(
+        where,
+        nodes,
+        heartbeat_seconds=heartbeat,
+        private=not open_swarm,
+        benchmark_on_onboard=benchmark,
+    )
     if not asyncio.run(_run(ctx, plan)):
         raise click.ClickException("a node of the devstack stopped on its own; see its node.log")
 

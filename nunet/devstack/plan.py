@@ -28,6 +28,9 @@ class StackPlan:
     heartbeat_seconds: float = 1.0
     private: bool = True  # a generated swarm key; False: the open public swarm
     hub_port: int = 0  # the hub's leaf port; fixed so that a restarted hub is found again
+    # Every node of a devstack shares one machine: benchmarking each share after onboarding
+    # would measure the same cores N times over, concurrently. Off unless asked for.
+    benchmark_on_onboard: bool = False
 
     def __post_init__(self) -> None:
         if self.members < 1:
@@ -73,4 +76,8 @@ class StackPlan:
             mesh["hub"] = {"host": "127.0.0.1", "port": self.hub_port}
         else:
             mesh["bootstrap"] = [self.hub_leaf_url]
-        return {"api": {"host": "127.0.0.1", "port": 0}, "mesh": mesh}
+        return {
+            "api": {"host": "127.0.0.1", "port": 0},
+            "mesh": mesh,
+            "onboarding": {"benchmark_on_onboard": self.benchmark_on_onboard},
+        }

@@ -10,7 +10,9 @@ from urllib.parse import urlsplit
 import msgspec
 import yaml
 
+from nunet.capability.units import UnitError, parse_size
 from nunet.errors import NunetError
+from nunet.matching.ranking import DEFAULT_WEIGHTS, RANKERS
 
 Port = Annotated[int, msgspec.Meta(ge=0, le=65535)]
 Positive = Annotated[float, msgspec.Meta(gt=0)]
@@ -115,6 +117,42 @@ class MeshConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
                 _check_url(f"mesh.cluster.routes[{index}]", url, ("nats-route", "nats", "tls"))
 
 
+class OnboardingConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Onboarding and benchmarking of the machine's share."""
+
+    benchmark_budget_seconds: Annotated[float, msgspec.Meta(ge=1, le=240)] = 30.0
+    benchmark_on_onboard: bool = True  # benchmark the share after the first onboarding
+    ram_headroom: int | str = "512MiB"  # RAM never onboarded: left to the OS and the node
+
+    def __post_init__(self) -> None:
+        try:
+            parse_size(self.ram_headroom, "onboarding.ram_headroom")
+        except UnitError as exc:
+            raise ConfigError(str(exc)) from None
+
+    @property
+    def ram_headroom_bytes(self) -> int:
+        return parse_size(self.ram_headroom, "onboarding.ram_headroom")
+
+
+class MatchingConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Search and bids: how this node ranks bids, and whom it bids for."""
+
+    rankers: dict[str, Annotated[float, msgspec.Meta(ge=0)]] = msgspec.field(
+        default_factory=lambda: dict(DEFAULT_WEIGHTS)
+    )
+    bid_validity_seconds: Annotated[float, msgspec.Meta(ge=1, le=3600)] = 60.0
+    reject_requesters: list[str] = []  # DIDs this node never bids for
+
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.rankers) - set(RANKERS))
+        if unknown:
+            raise ConfigError(
+                f"matching.rankers: unknown ranker {', '.join(unknown)}; "
+                f"known: {', '.join(sorted(RANKERS))}"
+            )
+
+
 def _check_url(field: str, url: str, schemes: tuple[str, ...]) -> None:
     parsed = urlsplit(url)
     if parsed.scheme not in schemes:
@@ -137,6 +175,8 @@ class NodeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     log: LogConfig = LogConfig()
     supervision: SupervisionConfig = SupervisionConfig()
     mesh: MeshConfig = MeshConfig()
+    onboarding: OnboardingConfig = OnboardingConfig()
+    matching: MatchingConfig = MatchingConfig()
     max_envelope_bytes: Annotated[int, msgspec.Meta(ge=1024, le=64 << 20)] = 1 << 20
     clock_skew_seconds: Positive = 30.0
 

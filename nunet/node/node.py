@@ -33,6 +33,7 @@ from nunet.eventlog import (
     SQLiteProjectionStore,
 )
 from nunet.identity import KeyPair, KeyStore
+from nunet.matching import MATCHING_ACTOR_ID, MatchingActor, RankerChain
 from nunet.mesh.events import MeshServerGaveUp
 from nunet.network import Transport
 from nunet.node.config import NodeConfig
@@ -41,7 +42,8 @@ from nunet.node.layout import NodeLayout
 from nunet.node.mesh import NodeMesh, join_swarm, open_mesh
 from nunet.node.node_actor import NODE_ACTOR_ID, NodeActor
 from nunet.node.user_agent import USER_ACTOR_ID, UserAgent
-from nunet.peers import PEERS_ACTOR_ID, Links, PresenceActor
+from nunet.onboarding import ONBOARDING_ACTOR_ID, OnboardingActor, offering_of
+from nunet.peers import PEERS_ACTOR_ID, Links, PeerState, PresenceActor
 from nunet.ucan import CapabilityContext, FileAnchorStore, anchor_path
 
 ROOT_SUPERVISOR_ID = "root"
@@ -57,6 +59,27 @@ async def _final_checkpoint(task: asyncio.Task[None], checkpointer: Checkpointer
     await _stop_task(task)
     with contextlib.suppress(EventLogError):
         await checkpointer.checkpoint()
+
+
+def _presence(system: ActorSystem) -> PresenceActor | None:
+    actor = system.actor(PEERS_ACTOR_ID)
+    return actor if isinstance(actor, PresenceActor) else None
+
+
+def _peer_rtt(system: ActorSystem, did: str) -> float | None:
+    """The smoothed RTT to `did` the presence actor measured, if any (the locality ranker)."""
+    presence = _presence(system)
+    if presence is None or did not in presence.table:
+        return None
+    return presence.table.get(did).rtt_smoothed
+
+
+def _live_nodes(system: ActorSystem) -> int | None:
+    """The nodes a bid round may wait for: the peers up and this node."""
+    presence = _presence(system)
+    if presence is None:
+        return None
+    return 1 + sum(1 for peer in presence.table.records() if peer.state is PeerState.UP)
 
 
 class Node:
@@ -185,6 +208,28 @@ class Node:
                             heartbeat_seconds=config.mesh.heartbeat_seconds,
                             addresses=mesh.addresses,
                             links=mesh.links,
+                        ),
+                    ),
+                    Child(
+                        ChildSpec(ONBOARDING_ACTOR_ID),
+                        lambda: OnboardingActor(
+                            home,
+                            store,
+                            benchmark_budget_seconds=config.onboarding.benchmark_budget_seconds,
+                            benchmark_on_onboard=config.onboarding.benchmark_on_onboard,
+                            ram_headroom=config.onboarding.ram_headroom_bytes,
+                        ),
+                    ),
+                    Child(
+                        ChildSpec(MATCHING_ACTOR_ID),
+                        lambda: MatchingActor(
+                            offering=lambda: offering_of(system),
+                            rtt=lambda did: _peer_rtt(system, did),
+                            expected=lambda: _live_nodes(system),
+                            chain=RankerChain.from_weights(config.matching.rankers),
+                            reject_requesters=frozenset(config.matching.reject_requesters),
+                            bid_validity_seconds=config.matching.bid_validity_seconds,
+                            clock_skew_seconds=config.clock_skew_seconds,
                         ),
                     ),
                 ],
