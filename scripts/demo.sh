@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job: a local swarm (a hub and two nodes, each its own process with its own NATS
-# server, in a private swarm) exercised end to end through the CLI. It grows into deploying a
-# sample ensemble as onboarding and orchestration land.
+# server, in a private swarm) exercised end to end through the CLI: discovery, cross-node calls,
+# capabilities, onboarding and a search of the swarm. It grows into deploying a sample ensemble
+# as orchestration lands.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
@@ -56,6 +57,23 @@ step "... until node2 trusts node1's user"
 on node2 cap anchor -c dms --root "$(on node1 key did user)" >/dev/null
 on node1 actor cmd /dms/node/peers/list --to "$node2/peers/$node2" -o json \
     | python -c "import json,sys; rows=json.load(sys.stdin); print(len(rows), 'peers known to node2:', ', '.join(r['did'][-8:]+' '+r['state'] for r in rows))"
+
+step "onboarding: node1 and node2 offer a share of the machine, validated against what it has"
+on node1 hardware | head -n 8
+on node1 onboard --cpu 1 --ram 256MiB --disk 256MiB --no-gpu --price cpu=0.5,ram=0.05 --location EU/DE >/dev/null
+on node2 onboard --cpu 1 --ram 256MiB --disk 256MiB --no-gpu --price cpu=0.2,ram=0.05 --location EU/FR >/dev/null
+on node1 status
+step "an impossible reservation is refused, naming what is wrong, and changes nothing"
+if on node1 onboard --cpu 4096 2>"$stack/onboard.err"; then
+    echo "demo: node1 accepted more cores than the machine has" >&2; exit 1
+fi
+cat "$stack/onboard.err"
+
+step "search: the hub broadcasts a bid request; node1 and node2 answer with signed bids, ranked"
+on hub search --require cpu=0.5,ram=128MiB,location=EU
+step "nothing fits a GPU requirement: which constraint excluded how many nodes"
+status=0; on hub search --require cpu=0.5,gpu.vram=24GiB || status=$?
+[[ $status == 3 ]] || { echo "demo: a search nothing can serve should exit 3, not $status" >&2; exit 1; }
 
 step "every node's log reaches the swarm through JetStream: the last records, from node1"
 on node1 events tail --swarm --count 400 | tail -n 8 | cut -c1-200
