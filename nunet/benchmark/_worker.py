@@ -1,6 +1,8 @@
 """The workloads benchmark worker processes run. Standard library only, so a worker started as
-`python -I -S _worker.py KIND SECONDS [BYTES]` is up in milliseconds; it prints one JSON line
-`{"work": W, "seconds": S}` and stops by itself once SECONDS have passed.
+`python -I -S _worker.py KIND DEADLINE [BYTES]` is up in milliseconds; it prints one JSON line
+`{"work": W, "seconds": S}` and stops by itself at DEADLINE, a `time.monotonic()` value (Linux's
+CLOCK_MONOTONIC, the same in every process), so its start-up counts against its time. It always
+does at least one unit of work, so a worker that starts late still measures something.
 
 cpu: W operations, one operation being 1 KiB of a fixed text deflated by zlib at level 6.
 memory: W bytes copied from one buffer of BYTES to another.
@@ -30,8 +32,8 @@ def corpus(size: int = CORPUS_BYTES) -> bytes:
     return bytes(out[:size])
 
 
-def deflate_for(seconds: float) -> tuple[int, float]:
-    """(operations, elapsed): deflate the corpus again and again until `seconds` have passed."""
+def deflate_for(until: float) -> tuple[int, float]:
+    """(operations, elapsed): deflate the corpus again and again until monotonic time `until`."""
     block = corpus()
     per_block = len(block) // OPERATION_BYTES
     operations = 0
@@ -39,13 +41,12 @@ def deflate_for(seconds: float) -> tuple[int, float]:
     while True:
         zlib.compress(block, 6)
         operations += per_block
-        elapsed = time.perf_counter() - start
-        if elapsed >= seconds:
-            return operations, elapsed
+        if time.monotonic() >= until:
+            return operations, time.perf_counter() - start
 
 
-def copy_for(seconds: float, size: int) -> tuple[int, float]:
-    """(bytes copied, elapsed): copy one `size`-byte buffer onto another until time is up."""
+def copy_for(until: float, size: int) -> tuple[int, float]:
+    """(bytes copied, elapsed): copy one `size`-byte buffer onto another until `until`."""
     source = bytearray(b"\x5a" * size)
     target = bytearray(size)
     target[:] = source  # fault every page in before the clock starts
@@ -54,17 +55,16 @@ def copy_for(seconds: float, size: int) -> tuple[int, float]:
     while True:
         target[:] = source
         copied += size
-        elapsed = time.perf_counter() - start
-        if elapsed >= seconds:
-            return copied, elapsed
+        if time.monotonic() >= until:
+            return copied, time.perf_counter() - start
 
 
 def main(argv: list[str]) -> int:
-    kind, seconds = argv[0], float(argv[1])
+    kind, until = argv[0], float(argv[1])
     if kind == "cpu":
-        work, elapsed = deflate_for(seconds)
+        work, elapsed = deflate_for(until)
     elif kind == "memory":
-        work, elapsed = copy_for(seconds, int(argv[2]))
+        work, elapsed = copy_for(until, int(argv[2]))
     else:
         print(f"unknown workload {kind!r}; use cpu or memory", file=sys.stderr)
         return 2

@@ -6,6 +6,7 @@ import asyncio
 import json
 import math
 import sys
+import time
 from pathlib import Path
 
 from nunet.benchmark.errors import BenchmarkPartFailed
@@ -17,21 +18,25 @@ GRACE = 2.0
 
 
 async def run_worker(kind: str, seconds: float, *args: str) -> float:
-    """Work per second measured by one worker process (see `_worker.py` for the units)."""
+    """Work per second measured by one worker process (see `_worker.py` for the units); the
+    worker stops `seconds` from now, its start-up included."""
+    deadline = time.monotonic() + seconds
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-I",
         "-S",
         str(WORKER),
         kind,
-        repr(seconds),
+        repr(deadline),
         *args,
         stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
     try:
-        stdout, stderr = await asyncio.wait_for(process.communicate(), seconds + GRACE)
+        stdout, stderr = await asyncio.wait_for(
+            process.communicate(), deadline - time.monotonic() + GRACE
+        )
     except TimeoutError:
         raise BenchmarkPartFailed(
             f"the {kind} worker was still running {GRACE:g} s past its deadline and was stopped"
