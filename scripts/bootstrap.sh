@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DEBIAN_PACKAGES=(postgresql iproute2)
+DEBIAN_PACKAGES=(postgresql iproute2 gcc)  # gcc: the tests build NVML/CUDA stand-ins
 PYTHON=${PYTHON:-python3}
 # Debian's own python3 ships venv/ensurepip separately.
 "$PYTHON" -c 'import ensurepip, venv' 2>/dev/null || DEBIAN_PACKAGES+=(python3-venv)
