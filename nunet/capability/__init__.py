@@ -51,6 +51,7 @@ from nunet.capability.score import (
 )
 from nunet.capability.units import (
     UnitError,
+    describe_size,
     format_bandwidth,
     format_size,
     parse_bandwidth,
@@ -92,6 +93,7 @@ __all__ = [
     "combine",
     "compare",
     "describe_location",
+    "describe_size",
     "format_bandwidth",
     "format_size",
     "gpu_meets",

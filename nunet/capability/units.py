@@ -118,6 +118,19 @@ def format_size(size: int) -> str:
     return f"{size}B"
 
 
+def describe_size(size: int) -> str:
+    """For people, not for parsing back: three significant figures, `~` when rounded
+    (25275355136 → `~23.5GiB`); exact sizes read as `format_size` writes them."""
+    exact = format_size(size)
+    if not exact.endswith("KiB") or size < 1 << 20:
+        return exact
+    for unit in ("PiB", "TiB", "GiB", "MiB"):
+        scale = _SIZE_UNITS[unit.lower()]
+        if size >= scale:
+            return f"~{size / scale:.3g}{unit}"
+    return exact
+
+
 def format_bandwidth(bits_per_second: int) -> str:
     for unit, scale in (("Tbit/s", 10**12), ("Gbit/s", 10**9), ("Mbit/s", 10**6), ("kbit/s", 1e3)):
         if bits_per_second >= scale:

@@ -13,7 +13,7 @@ from typing import Any
 import click
 
 from nunet.api import ApiClient, find_api
-from nunet.capability.units import format_size
+from nunet.capability.units import describe_size
 from nunet.cli.context import CliContext, emit, output_option, pass_context
 from nunet.onboarding.behaviors import (
     BENCHMARK_BEHAVIOR,
@@ -168,8 +168,8 @@ def render_status(answer: dict[str, Any]) -> str:
         allocated, free = answer["allocated"], answer["free"]
         rows = [
             ("cpu", _cores(reserved["cpu"]), _cores(allocated["cpu"]), _cores(free["cpu"])),
-            ("ram", *(format_size(part["ram"]) for part in (reserved, allocated, free))),
-            ("disk", *(format_size(part["disk"]) for part in (reserved, allocated, free))),
+            ("ram", *(describe_size(part["ram"]) for part in (reserved, allocated, free))),
+            ("disk", *(describe_size(part["disk"]) for part in (reserved, allocated, free))),
             ("gpus", *(_gpus(part["gpus"]) for part in (reserved, allocated, free))),
         ]
         lines += _table(("RESOURCE", "ONBOARDED", "ALLOCATED", "FREE"), rows)
@@ -197,7 +197,7 @@ def render_status(answer: dict[str, Any]) -> str:
     if machine:
         lines.append(
             f"machine: {machine['threads']} CPUs ({machine['cpu'] or 'unknown model'}), "
-            f"{format_size(machine['ram'])} RAM, {format_size(machine['disk_free'])} disk free, "
+            f"{describe_size(machine['ram'])} RAM, {describe_size(machine['disk_free'])} disk free, "
             f"{len(machine['gpus'])} GPU(s)"
         )
     executors = answer.get("executors") or []
@@ -224,8 +224,8 @@ def render_hardware(machine: dict[str, Any]) -> str:
     lines = [
         f"cpu: {cpu['model'] or 'unknown model'} ({cpu['architecture']}), {cpu['cores']} cores, "
         f"{cpu['threads']} threads" + (f", {cpu['clock_mhz']} MHz" if cpu["clock_mhz"] else ""),
-        f"ram: {format_size(machine['ram'])} ({format_size(machine['ram_available'])} available)",
-        f"disk: {format_size(machine['disk'])} ({format_size(machine['disk_free'])} free)",
+        f"ram: {describe_size(machine['ram'])} ({describe_size(machine['ram_available'])} available)",
+        f"disk: {describe_size(machine['disk'])} ({describe_size(machine['disk_free'])} free)",
         f"os: {machine['os']} {machine['kernel']}".rstrip(),
     ]
     if machine["gpus"]:
@@ -234,7 +234,7 @@ def render_hardware(machine: dict[str, Any]) -> str:
                 str(gpu["index"]),
                 gpu["vendor"],
                 gpu["model"],
-                format_size(gpu["vram"]),
+                describe_size(gpu["vram"]),
                 gpu["pci_address"] or "-",
             )
             for gpu in machine["gpus"]

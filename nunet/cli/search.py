@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from nunet.api import ApiClient, find_api
-from nunet.capability.units import format_size
+from nunet.capability.units import describe_size
 from nunet.cli.context import CliContext, emit, output_option, pass_context
 from nunet.matching import MATCHING_ACTOR_ID, SEARCH_BEHAVIOR
 
@@ -45,7 +45,7 @@ def _rows(answer: dict[str, Any]) -> list[dict[str, Any]]:
                 "score": f"{c['score']:.3f}",
                 "cost_per_hour": f"{c['hourly_cost']:.4g} {c['currency']}",
                 "free_cpu": f"{free['cpu']:g}",
-                "free_ram": format_size(free["ram"]),
+                "free_ram": describe_size(free["ram"]),
                 "free_gpus": len(free["gpus"]),
                 "location": location or "-",
             }

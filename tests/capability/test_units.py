@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from nunet.capability import (
     CapabilityError,
     UnitError,
+    describe_size,
     format_bandwidth,
     format_size,
     parse_bandwidth,
@@ -167,3 +168,19 @@ def test_every_formatted_size_parses_back_to_the_same_bytes(size: int) -> None:
 def test_a_formatted_bandwidth_parses_back_within_one_percent(bits: int) -> None:
     back = parse_bandwidth(format_bandwidth(bits), "bandwidth")
     assert abs(back - bits) <= bits / 100
+
+
+@pytest.mark.parametrize(
+    ("size", "described"),
+    [
+        (24684096 * 1024, "~23.5GiB"),  # a machine's RAM as /proc/meminfo counts it
+        (256 << 20, "256MiB"),  # exact sizes read as format_size writes them
+        (1536, "1.5KiB"),
+        (999, "999B"),
+        (3 << 40, "3TiB"),
+    ],
+)
+def test_sizes_are_described_for_people_exactly_when_exact_and_marked_when_rounded(
+    size: int, described: str
+) -> None:
+    assert describe_size(size) == described
