@@ -8,23 +8,24 @@ still tied at the k-th place; an exact cut is found on a strided sample first, s
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
 from nunet.index.columns import Array
 
+Key = Callable[[Array], Array]  # the key's values at the given row positions
 _SAMPLE_ABOVE = 8192  # rows; below this a partition of all of them is cheap enough
 _SAMPLE_SIZE = 2048
 
 
-def smallest(keys: Sequence[Array], k: int) -> Array:
-    """Positions of the first `k` rows by (keys[0], keys[1], ...), ascending, in that order.
+def smallest(keys: Sequence[Key], rows: int, k: int) -> Array:
+    """Positions of the first `k` of `rows` rows by (keys[0], keys[1], ...), ascending, in order.
 
-    Every key has the same length (the number of rows); rows equal in every key come in row
-    order. Keys must hold no NaN.
+    Each key gives its values at the positions asked: a later key is only asked for the rows
+    still tied at the cut (computing it for every row would cost more than the selection).
+    Rows equal in every key come in row order. Keys must hold no NaN.
     """
-    rows = len(keys[0]) if keys else 0
     k = min(k, rows)
     if k <= 0:
         return np.empty(0, dtype=np.intp)
@@ -34,7 +35,7 @@ def smallest(keys: Sequence[Array], k: int) -> Array:
     for key in keys:
         if len(tied) <= needed:
             break
-        values = key[tied]
+        values = key(tied)
         cut = _kth_smallest(values, needed)
         better = values < cut
         taken = tied[better]
@@ -43,9 +44,14 @@ def smallest(keys: Sequence[Array], k: int) -> Array:
         tied = tied[values == cut]
     chosen.append(tied[:needed])
     selected = np.sort(np.concatenate(chosen))
-    order = np.lexsort([key[selected] for key in reversed(keys)])
+    order = np.lexsort([key(selected) for key in reversed(keys)])
     result: Array = selected[order]
     return result
+
+
+def by(values: Array) -> Key:
+    """A key whose values are computed already, one per row."""
+    return values.__getitem__
 
 
 def _kth_smallest(values: Array, k: int) -> object:

@@ -31,7 +31,7 @@ from nunet.index.columns import Array
 from nunet.index.errors import InvalidQuery
 from nunet.index.gpu_fit import GpuKindTables, gpus_fit
 from nunet.index.memberships import Memberships
-from nunet.index.ordering import smallest
+from nunet.index.ordering import Key, by, smallest
 from nunet.index.scoring import (
     ask_cost,
     ask_costs,
@@ -139,13 +139,15 @@ def _rank(
     if limit == 0:
         return ()
     preferring = sum(p.weight for p in requirement.prefer) > 0
-    keys: list[Array] = []
-    if preferring and len(rows) > limit:
-        keys.append(-scores(store, requirement, rows))
     if len(rows) > limit:
-        keys += [-headrooms(store, requirement, rows), ask_costs(store, requirement, rows)]
-        keys += store.did_key_columns(rows)
-        rows = rows[smallest(keys, limit)]
+        # The first key is computed for every row; the later ones only for rows tied at the cut.
+        keys: list[Key] = []
+        if preferring:
+            keys.append(by(-scores(store, requirement, rows)))
+        keys.append(lambda at: -headrooms(store, requirement, rows[at]))
+        keys.append(lambda at: ask_costs(store, requirement, rows[at]))
+        keys += [store.did_word_key(word, rows) for word in range(store.did_words)]
+        rows = rows[smallest(keys, len(rows), limit)]
     pool: list[tuple[tuple[float, float, float, str], Candidate]] = []
     for slot in rows:
         entry = store.entries[slot]

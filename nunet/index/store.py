@@ -10,7 +10,7 @@ so the index's verdicts stay exact for any input.
 from __future__ import annotations
 
 import math
-from collections.abc import Hashable, Iterator
+from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -265,9 +265,15 @@ class EntryStore:
             self.columns.add(f"did{index}", np.uint64)  # zero: the padding of shorter DIDs
         self.did_words = words
 
-    def did_key_columns(self, rows: Array) -> list[Array]:
-        """The DID words of `rows`, most significant first."""
-        return [self.columns[f"did{index}"][rows] for index in range(self.did_words)]
+    def did_word_key(self, word: int, rows: Array) -> Callable[[Array], Array]:
+        """The rank key of DID word `word` (0: most significant) of `rows`, at positions asked."""
+        column = self.columns[f"did{word}"]
+
+        def key(at: Array) -> Array:
+            values: Array = column[rows[at]]
+            return values
+
+        return key
 
 
 def _int(value: object, *, lowest: int = 0, highest: int = EXACT_LIMIT) -> int:
