@@ -10,7 +10,7 @@ import click
 from nunet.api import ApiClient, find_api
 from nunet.capability.units import describe_size
 from nunet.cli.context import CliContext, emit, output_option, pass_context
-from nunet.matching import MATCHING_ACTOR_ID, SEARCH_BEHAVIOR
+from nunet.matching import INDEX_QUERY_BEHAVIOR, MATCHING_ACTOR_ID, SEARCH_BEHAVIOR
 
 _SELF_BEHAVIOR = "/dms/node/peers/self"
 
@@ -73,6 +73,14 @@ def _rows(answer: dict[str, Any]) -> list[dict[str, Any]]:
     help="Seconds to keep asking, with backoff, while nothing fits.",
 )
 @click.option("--rank", multiple=True, help="Ranker weights NAME=WEIGHT (replace the default).")
+@click.option(
+    "--index",
+    "from_index",
+    is_flag=True,
+    help="Ask this node's capability index (the swarm's replicated announcements) instead of "
+    "the nodes themselves: no bids, no network.",
+)
+@click.option("--limit", default=10, show_default=True, help="With --index: candidates to show.")
 @click.option("--api", default=None, help="API URL or Unix socket path.")
 @pass_context
 @output_option
@@ -84,6 +92,8 @@ def search(
     want: int | None,
     queue_timeout: float,
     rank: tuple[str, ...],
+    from_index: bool,
+    limit: int,
     api: str | None,
 ) -> None:
     """Broadcast a bid request; show the ranked candidates and why the others were excluded."""
@@ -100,12 +110,22 @@ def search(
     if rank:
         payload["rankers"] = _weights(rank, "--rank")
     with find_api(ctx.home, api) as client:
-        answer = client.invoke(
-            SEARCH_BEHAVIOR,
-            payload,
-            to=matching_actor(client),
-            timeout=timeout + queue_timeout + 30.0,
-        )
+        if from_index:
+            answer = client.invoke(
+                INDEX_QUERY_BEHAVIOR,
+                {"requirement": spec, "limit": limit},
+                to=matching_actor(client),
+            )
+            answer["declined"] = answer["considered"] - answer["matched"]
+            answer["rejected"] = []
+            answer["why"] = "no node in the index fits"
+        else:
+            answer = client.invoke(
+                SEARCH_BEHAVIOR,
+                payload,
+                to=matching_actor(client),
+                timeout=timeout + queue_timeout + 30.0,
+            )
     if ctx.output != "table":
         emit(ctx, answer)
         return
@@ -115,7 +135,8 @@ def search(
         click.echo(f"no node can serve this: {answer['why']}")
     if answer["excluded"]:
         excluded = ", ".join(f"{k}: {v}" for k, v in answer["excluded"].items())
-        click.echo(f"excluded ({answer['declined']} declined): {excluded}")
+        verb = "left out" if from_index else "declined"
+        click.echo(f"excluded ({answer['declined']} {verb}): {excluded}")
     for refused in answer["rejected"]:
         click.echo(f"refused reply from {refused['bidder']}: {refused['reason']}")
     if not answer["candidates"]:

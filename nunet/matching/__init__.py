@@ -5,8 +5,10 @@ Public names are re-exported here; the modules behind them are private.
 """
 
 from nunet.matching.actor import (
+    INDEX_QUERY_BEHAVIOR,
     MATCHING_ACTOR_ID,
     SEARCH_BEHAVIOR,
+    IndexQuery,
     MatchingActor,
     Offering,
     SearchRequest,
@@ -54,6 +56,7 @@ __all__ = [
     "DECLINE_REASONS",
     "DEFAULT_WEIGHTS",
     "EVENTS",
+    "INDEX_QUERY_BEHAVIOR",
     "MATCHING_ACTOR_ID",
     "NOT_ONBOARDED",
     "RANKERS",
@@ -72,6 +75,7 @@ __all__ = [
     "Declined",
     "FitRanker",
     "FreeCapacityRanker",
+    "IndexQuery",
     "LocalityRanker",
     "MatchingActor",
     "MatchingError",

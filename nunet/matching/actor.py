@@ -29,9 +29,10 @@ from nunet.capability import (
     requirement_from_user,
     validate_requirement,
 )
-from nunet.capability.model import Capability, Requirement, Resources
+from nunet.capability.model import Capability, Gpu, Requirement, Resources
 from nunet.errors import NunetError
 from nunet.eventlog import Event
+from nunet.index import CapabilityIndex, CapabilityIndexError
 from nunet.matching.bid import (
     BID_BEHAVIOR,
     REQUEST_BEHAVIOR,
@@ -61,6 +62,7 @@ log = structlog.get_logger("nunet.matching")
 
 MATCHING_ACTOR_ID = "matching"
 SEARCH_BEHAVIOR = "/dms/node/search"
+INDEX_QUERY_BEHAVIOR = "/dms/node/index/query"
 
 Offering = tuple[Capability, Resources]  # what the node offers and what of it is free now
 
@@ -76,6 +78,13 @@ class SearchRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     queue_timeout: Annotated[float, msgspec.Meta(ge=0, le=86_400)] = 0.0
     explain: bool = True
     rankers: dict[str, float] | None = None
+
+
+class IndexQuery(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """`/dms/node/index/query`: the same requirement forms as a search; no network involved."""
+
+    requirement: Any
+    limit: Annotated[int, msgspec.Meta(ge=1, le=10_000)] = 10
 
 
 class MatchingActor(Actor):
@@ -99,6 +108,7 @@ class MatchingActor(Actor):
         retry: Callable[[], Backoff] = lambda: Backoff(0.25, 10.0),
         topic: str = REQUESTS_TOPIC,
         clock: Callable[[], float] = time.time,
+        index: CapabilityIndex | None = None,
     ) -> None:
         super().__init__()
         self._offering = offering
@@ -112,6 +122,7 @@ class MatchingActor(Actor):
         self._retry = retry
         self._topic = topic
         self._clock = clock
+        self._index = index
         self._rounds: dict[str, tuple[BidRound, asyncio.Event]] = {}
         self._searches: set[asyncio.Task[Any]] = set()
 
@@ -217,8 +228,7 @@ class MatchingActor(Actor):
                 details=tuple(f"{u.constraint}: {u.detail}"[:1024] for u in fit.unmet),
                 issued_at=now,
             )
-        need = request.requirement
-        asked = Resources(cpu=need.cpu, ram=need.ram, disk=need.disk, gpus=fit.gpus)
+        asked = _asked(request.requirement, fit.gpus)
         return BidTerms(
             request_id=request.request_id,
             bidder=me.did,
@@ -293,6 +303,37 @@ class MatchingActor(Actor):
             )
             await asyncio.sleep(delay)
 
+    @behavior(INDEX_QUERY_BEHAVIOR, payload_type=IndexQuery)
+    async def query_index(self, message: Message) -> dict[str, Any]:
+        """What the swarm's replicated announcements say could serve a requirement: no bids,
+        no network; as current as the replicated logs (a bid round asks the nodes themselves)."""
+        if self._index is None:
+            raise BehaviorFailed("this node keeps no capability index", code="no-index")
+        ask: IndexQuery = message.payload
+        try:
+            requirement = _requirement(ask.requirement)
+            answer = self._index.query(requirement, limit=ask.limit)
+        except (CapabilityError, CapabilityIndexError) as exc:
+            raise BehaviorFailed(str(exc), code="invalid-requirement") from None
+        return {
+            "candidates": [
+                {
+                    "did": c.did,
+                    "score": round(c.score, 6),
+                    "hourly_cost": hourly_cost(c.capability.price, _asked(requirement, c.gpus)),
+                    "currency": c.capability.price.currency,
+                    "free": msgspec.to_builtins(c.free),
+                    "gpus": [gpu.index for gpu in c.gpus],
+                    "benchmarks": msgspec.to_builtins(c.capability.benchmarks),
+                    "location": msgspec.to_builtins(c.capability.location),
+                }
+                for c in answer.candidates
+            ],
+            "excluded": answer.excluded,
+            "considered": answer.considered,
+            "matched": answer.matched,
+        }
+
     async def bid_round(
         self,
         requirement: Requirement,
@@ -358,6 +399,10 @@ class MatchingActor(Actor):
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _asked(requirement: Requirement, gpus: tuple[Gpu, ...]) -> Resources:
+    return Resources(cpu=requirement.cpu, ram=requirement.ram, disk=requirement.disk, gpus=gpus)
 
 
 def _requirement(value: Any) -> Requirement:

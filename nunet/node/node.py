@@ -33,9 +33,11 @@ from nunet.eventlog import (
     SQLiteProjectionStore,
 )
 from nunet.identity import KeyPair, KeyStore
+from nunet.index import CapabilityIndex
 from nunet.matching import MATCHING_ACTOR_ID, MatchingActor, RankerChain
 from nunet.mesh.events import MeshServerGaveUp
 from nunet.network import Transport
+from nunet.node.capability_index import start_index_feed
 from nunet.node.config import NodeConfig
 from nunet.node.event_store import open_node_log
 from nunet.node.layout import NodeLayout
@@ -97,6 +99,7 @@ class Node:
         capabilities: CapabilityContext,
         system: ActorSystem,
         mesh: NodeMesh,
+        index: CapabilityIndex,
         failed: asyncio.Event,
         exits: AsyncExitStack,
     ) -> None:
@@ -109,6 +112,7 @@ class Node:
         self.capabilities = capabilities
         self.system = system
         self.mesh = mesh
+        self.index = index  # the swarm's offers, as the replicated logs tell them
         self.failed = failed  # set when the root supervisor or the NATS server gave up
         self._exits = exits
 
@@ -191,6 +195,10 @@ class Node:
             await system.start()
             exits.push_async_callback(system.close)
             await join_swarm(mesh, layout, config, key.did, log, store, exits)
+            index = CapabilityIndex()
+            exits.push_async_callback(
+                _stop_task, start_index_feed(index, mesh, config, log, key.did)
+            )
 
             async def on_root_exit(actor_id: str, error: BaseException | None) -> None:
                 if error is not None:
@@ -230,6 +238,7 @@ class Node:
                             reject_requesters=frozenset(config.matching.reject_requesters),
                             bid_validity_seconds=config.matching.bid_validity_seconds,
                             clock_skew_seconds=config.clock_skew_seconds,
+                            index=index,
                         ),
                     ),
                 ],
@@ -248,6 +257,7 @@ class Node:
                 capabilities=capabilities,
                 system=system,
                 mesh=mesh,
+                index=index,
                 failed=failed,
                 exits=exits.pop_all(),
             )

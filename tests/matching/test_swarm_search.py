@@ -88,6 +88,23 @@ async def test_nodes_onboarded_through_the_cli_are_found_ranked_and_explained(
     assert [c["did"] for c in answer["candidates"]] == [dids[node1]]
     assert answer["excluded"] == {"onboarded": 1, "location": 1}
 
+    # The hub's capability index hears of both from their replicated logs, without a bid round.
+    async def indexed() -> bool:
+        done = await asyncio.to_thread(
+            nunet, devstack, hub, "-o", "json", "search", "--index", "-r", "cpu=0.5,ram=64MiB"
+        )
+        answer = json.loads(done.stdout)
+        return len(answer["candidates"]) == 2
+
+    await wait_until(indexed, "the hub's index to list both onboarded nodes", timeout=WAIT)
+    done = await asyncio.to_thread(
+        nunet, devstack, hub, "-o", "json", "search", "--index", "-r", "cpu=0.5,location=EU/FR"
+    )
+    answer = json.loads(done.stdout)
+    assert [c["did"] for c in answer["candidates"]] == [dids[node2]]
+    assert answer["excluded"] == {"location": 1}
+    assert answer["considered"] == 2
+
     done = await asyncio.to_thread(
         nunet, devstack, hub, "search", "--require", "cpu=64,ram=64MiB", "--timeout", "10"
     )
