@@ -210,3 +210,18 @@ def requirements(draw: st.DrawFn) -> Requirement:
         reject_peers=some(st.lists(dids, min_size=1, max_size=2).map(tuple), ()),
         prefer=draw(st.lists(preference, max_size=3).map(tuple)),
     )
+
+
+@st.composite
+def rank_requirements(draw: st.DrawFn) -> Requirement:
+    """Small asks and preferences only: most entries fit, so the rank decides."""
+    preference = st.builds(
+        Preference, dimension=preference_dimensions, weight=st.sampled_from([0.5, 1.0, 3.0])
+    )
+    return Requirement(
+        cpu=draw(st.sampled_from([0.0, 0.0, 0.5, 1.0])),
+        ram=draw(st.sampled_from([0, 0, GIB])),
+        disk=draw(st.sampled_from([0, GIB])),
+        gpus=draw(st.sampled_from([(), (), (GpuNeed(),)])),
+        prefer=tuple(draw(st.lists(preference, max_size=3))),
+    )

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from nunet.capability import (
+    PREFERENCE_DIMENSIONS,
+    Benchmarks,
     Capability,
     CpuInfo,
     Gpu,
     GpuNeed,
+    Location,
+    NetworkInfo,
     Preference,
     Price,
     Requirement,
@@ -21,9 +27,17 @@ from nunet.index import CapabilityIndex, InvalidQuery
 from nunet.onboarding.events import CapabilityAnnounced
 from nunet.peers import PeerDown
 from tests.index.reference import assert_answers_as_check
-from tests.index.strategies import GIB, entries, requirements
+from tests.index.strategies import GIB, entries, rank_requirements, requirements
 
 OBSERVER = "did:key:z6MkObserver"
+PREFERENCE_DIMENSIONS_TESTED = [
+    *PREFERENCE_DIMENSIONS,
+    "location.country=de",
+    "location.asn=AS3320",
+    "label.zone=a",
+    "executor=QEMU",
+    "unknown",
+]
 
 
 def index_of(
@@ -71,6 +85,68 @@ def test_the_columnar_path_agrees_with_itself_when_many_nodes_compete_for_few_pl
                 f"{did}-{copy:02d}", CapabilityAnnounced(capability=capability, free=free), at
             )
     assert_answers_as_check(index, requirement, 3)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    swarm=st.lists(entries(), min_size=1, max_size=10),
+    copies=st.integers(1, 4),
+    requirement=rank_requirements(),
+    limit=st.integers(1, 5),
+)
+def test_the_vectorised_rank_picks_the_entries_the_scalar_rank_puts_first(
+    swarm: list[tuple[str, Capability, Resources]],
+    copies: int,
+    requirement: Requirement,
+    limit: int,
+) -> None:
+    # most entries fit these requirements, so the top `limit` is chosen by the vectorised keys
+    index = CapabilityIndex()
+    for at, (did, capability, free) in enumerate(swarm * copies):
+        copy = at // len(swarm)
+        index.apply(f"{did}-{copy}", CapabilityAnnounced(capability=capability, free=free), at)
+    assert_answers_as_check(index, requirement, limit)
+
+
+def varied_swarm(count: int, seed: int) -> list[tuple[str, Capability, Resources]]:
+    """Entries differing in every ranked dimension (fixed seed: the same swarm every run)."""
+    rng = random.Random(seed)
+    swarm = []
+    for n in range(count):
+        devices = tuple(gpu(i, rng.choice([8, 24, 80])) for i in range(rng.randint(0, 3)))
+        capability = Capability(
+            resources=Resources(cpu=8.0, ram=64 * GIB, disk=500 * GIB, gpus=devices),
+            executors=tuple(rng.sample(["docker", "qemu"], rng.randint(0, 2))),
+            network=NetworkInfo(bandwidth=rng.choice([0, 10**8, 10**9])),
+            location=Location(country=rng.choice(["DE", "US", ""]), asn=rng.choice([0, 3320])),
+            price=Price(cpu=rng.choice([0.0, 0.5, 1.0]), ram=rng.choice([0.0, 0.1])),
+            labels={"zone": rng.choice("ab"), "tier": rng.choice("ab")},
+            benchmarks=Benchmarks(
+                cpu_single=rng.choice([0.0, 1e6, 4e6]),
+                cpu_multi=rng.choice([0.0, 1e7]),
+                gpu_flops=rng.choice([0.0, 1e13]),
+                network_rtt=rng.choice([0.0, 0.01, 0.2]),
+            ),
+        )
+        free = Resources(
+            cpu=rng.choice([1.0, 4.0, 8.0]),
+            ram=rng.choice([8, 64]) * GIB,
+            disk=rng.choice([50, 500]) * GIB,
+            gpus=devices[: rng.randint(0, len(devices))],
+        )
+        swarm.append((f"did:key:z6Mk{n:03d}", capability, free))
+    return swarm
+
+
+@pytest.mark.parametrize("dimension", PREFERENCE_DIMENSIONS_TESTED)
+def test_each_preference_dimension_ranks_as_the_scalar_score(dimension: str) -> None:
+    index = index_of(varied_swarm(60, seed=len(dimension)))
+    for requirement in (
+        Requirement(prefer=(Preference(dimension=dimension),)),
+        Requirement(cpu=1.0, ram=GIB, prefer=(Preference(dimension=dimension, weight=2.0),)),
+    ):
+        for limit in (1, 3, 10):
+            assert_answers_as_check(index, requirement, limit)
 
 
 def gpu(index: int, vram_gib: int, model: str = "A100", vendor: str = "nvidia") -> Gpu:
@@ -140,6 +216,8 @@ def test_default_order_is_headroom_then_cost_then_did_and_preferences_come_first
         ]
     )
     plain = index.query(Requirement(cpu=1.0))
+    two = index.query(Requirement(cpu=1.0), limit=2)  # chosen among 4 by the vectorised keys
+    assert [c.did for c in two.candidates] == ["did:key:z6MkCheap", "did:key:z6MkA"]
     assert [c.did for c in plain.candidates] == [
         "did:key:z6MkCheap",
         "did:key:z6MkA",
