@@ -7,6 +7,7 @@ skipped; nothing a remote node writes can stop the indexer.
 
 from __future__ import annotations
 
+import asyncio
 import collections
 from contextlib import aclosing
 
@@ -16,7 +17,7 @@ import structlog
 from nunet.eventlog import Catalogue, EventLogError, SeqWaiters
 from nunet.index.errors import CapabilityIndexError
 from nunet.index.index import INDEXED_EVENTS, INDEXED_TYPES, CapabilityIndex
-from nunet.replication import ChainProblem, NodeRecord, SwarmLogReader
+from nunet.replication import Backoff, ChainProblem, NodeRecord, ReplicationError, SwarmLogReader
 
 log = structlog.get_logger("nunet.index")
 PROBLEMS_KEPT = 256
@@ -42,7 +43,8 @@ class SwarmIndexer:
     `catalogue` (default: `index_catalogue()`) must know every type the index reads; pass the
     node's full catalogue to share its upcasters. `positions` holds the last seq applied per
     node; `problems` the last `PROBLEMS_KEPT` records skipped (`skipped` counts them all);
-    `chain_problems` what the reader refused (never applied).
+    `chain_problems` what the reader refused (never applied); `interruptions` how many times
+    following had to start again.
     """
 
     def __init__(
@@ -65,6 +67,7 @@ class SwarmIndexer:
         self.positions: dict[str, int] = {}
         self.applied = 0
         self.skipped = 0
+        self.interruptions = 0  # times the stream was missing or unreachable while following
         self.problems: collections.deque[IndexProblem] = collections.deque(maxlen=PROBLEMS_KEPT)
         self.chain_problems: collections.deque[ChainProblem] = collections.deque(
             maxlen=PROBLEMS_KEPT
@@ -72,8 +75,25 @@ class SwarmIndexer:
         self._waiters: dict[str, SeqWaiters] = {}
 
     async def run(self) -> None:
-        """Follow the swarm log until cancelled."""
-        await self._consume(follow=True)
+        """Follow the swarm log until cancelled.
+
+        While the swarm's stream is missing (no node replicates yet) or unreachable, it retries
+        with capped backoff (0.1 s doubling to 5 s); reading again from the stream's start
+        applies nothing twice (records up to `positions` are skipped).
+        """
+        backoff = Backoff(0.1, 5.0)
+        while True:
+            before = self.applied + self.skipped
+            try:
+                await self._consume(follow=True)
+                reason = "the swarm log subscription ended"
+            except ReplicationError as exc:
+                reason = str(exc)
+            self.interruptions += 1
+            if self.applied + self.skipped != before:
+                backoff.reset()
+            log.warning("index.swarm_unavailable", reason=reason)
+            await asyncio.sleep(backoff.next_delay())
 
     async def catch_up(self) -> CapabilityIndex:
         """Apply everything the stream holds now (from its start), and return the index."""
@@ -88,6 +108,8 @@ class SwarmIndexer:
     def apply(self, item: NodeRecord) -> None:
         """Apply one record of the swarm log (what `run` does with each)."""
         record = item.record
+        if record.seq <= self.positions.get(item.node, 0):
+            return  # read again after an interruption
         if record.type in INDEXED_TYPES:
             try:
                 event = self._catalogue.decode(record)

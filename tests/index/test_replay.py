@@ -93,6 +93,18 @@ def test_replaying_the_stream_gives_the_index_built_live_between_queries(
     assert (live.skipped, list(live.problems)) == (0, [])
 
 
+def test_records_read_again_after_an_interruption_are_not_applied_twice() -> None:
+    swarm = [("did:key:z6MkA", Capability(resources=Resources(cpu=1.0)), Resources(cpu=1.0))]
+    stream = recorded_swarm(swarm, 3, 20)
+    once, twice = indexer(), indexer()
+    for item in stream:
+        once.apply(item)
+    for item in (*stream[:12], *stream):  # following started again from the stream's start
+        twice.apply(item)
+    assert twice.applied == once.applied
+    assert twice.index.snapshot() == once.index.snapshot()
+
+
 def test_a_record_that_does_not_decode_is_reported_and_skipped() -> None:
     feeder = indexer()
     good = recorded_swarm([("did:key:z6MkA", Capability(resources=Resources()), Resources())], 1, 3)

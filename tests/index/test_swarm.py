@@ -6,11 +6,16 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import nats
+
 from nunet.capability import Capability, CpuInfo, Gpu, GpuNeed, Location, Requirement, Resources
+from nunet.eventlog import open_sqlite_log
 from nunet.index import CapabilityIndex, IndexEntry, SwarmIndexer
 from nunet.mesh import SWARM_DOMAIN
 from nunet.onboarding.events import Allocated, CapabilityAnnounced
-from nunet.replication import SwarmLogReader
+from nunet.replication import SwarmLogReader, ensure_swarm_stream
+from tests.replication.streams import publish_raw
+from tests.support.nats import leaf_mesh
 from tests.support.swarm import WAIT, connect, hub_and_member
 
 GIB = 1 << 30
@@ -76,3 +81,36 @@ async def test_an_index_following_the_swarm_log_converges_and_a_replay_agrees(
             assert (live.skipped, list(live.chain_problems)) == (0, [])
         finally:
             await nc.close()
+
+
+async def test_following_waits_for_a_swarm_stream_that_does_not_exist_yet(tmp_path: Path) -> None:
+    node = "did:key:z6MkLateNode"
+    capability = Capability(resources=Resources(cpu=2.0))
+    log = await open_sqlite_log(tmp_path / "events.db")
+    try:
+        record = await log.append(
+            CapabilityAnnounced(capability=capability, free=Resources(cpu=2.0))
+        )
+    finally:
+        await log.close()
+    async with leaf_mesh(tmp_path / "nats", leaves=1) as mesh:
+        nc = await nats.connect(mesh.leaves[0].url)
+        try:
+            indexer = SwarmIndexer(SwarmLogReader(nc, "hub"), CapabilityIndex())
+            following = asyncio.create_task(indexer.run())
+            try:
+                async with asyncio.timeout(WAIT):
+                    while indexer.interruptions == 0:  # told there is no stream: retrying
+                        await asyncio.sleep(0.05)
+                js = nc.jetstream(domain="hub")
+                await ensure_swarm_stream(js)
+                await publish_raw(js, node, record)
+                async with asyncio.timeout(WAIT):
+                    await indexer.wait_for(node, record.seq)
+            finally:
+                following.cancel()
+                await asyncio.gather(following, return_exceptions=True)
+        finally:
+            await nc.close()
+    assert indexer.index.entries()[node].capability == capability
+    assert indexer.applied == 1
