@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import msgspec
+import structlog
 
 from nunet.actor.behavior import Behavior, BehaviorTable, Handler, Message
 from nunet.actor.envelope import DEFAULT_EXPIRY_SECONDS, Envelope
@@ -18,6 +19,8 @@ from nunet.actor.trace import current_trace, outgoing_trace
 
 if TYPE_CHECKING:
     from nunet.actor.system import ActorSystem
+
+log = structlog.get_logger("nunet.actor")
 
 REPLY_PREFIX = "/dms/actor/replyto/"
 DEFAULT_INVOKE_TIMEOUT = 10.0
@@ -45,11 +48,21 @@ def behavior(path: str, *, payload_type: Any = None, public: bool = False) -> Ca
 
 class Actor:
     """Base class of every actor. Subclasses declare behaviors with `@behavior(path)` and may
-    override `on_start`, `on_stop` and `on_failure`."""
+    override `on_start`, `on_stop` and `on_failure`.
+
+    Behaviors named in `beside_mailbox` (ones that wait on the network or run long) are handled
+    in a task beside the mailbox, so the messages behind them are not held up; at most
+    `max_beside` at once, beyond that they queue like any message. Such tasks, and any started
+    with `spawn_task`, are cancelled when the actor stops or fails.
+    """
 
     kind = "actor"
+    beside_mailbox: ClassVar[frozenset[str]] = frozenset()
+    max_beside: ClassVar[int] = 32
 
     def __init__(self) -> None:
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._beside: set[asyncio.Task[Any]] = set()
         self.behaviors = BehaviorTable()
         self._mailbox: Mailbox[tuple[Envelope, Behavior]] = Mailbox(MAILBOX_SIZE)
         self._system: ActorSystem | None = None
@@ -208,7 +221,35 @@ class Actor:
         """Process the mailbox one message at a time until cancelled or a handler fails."""
         while True:
             envelope, target = await self._mailbox.get()
+            if target.path in self.beside_mailbox and len(self._beside) < self.max_beside:
+                task = self.spawn_task(self._dispatch_beside(envelope, target))
+                self._beside.add(task)
+                task.add_done_callback(self._beside.discard)
+                continue
             await self.dispatch(envelope, target)
+
+    async def _dispatch_beside(self, envelope: Envelope, target: Behavior) -> None:
+        try:
+            await self.dispatch(envelope, target)
+        except Exception as exc:  # answered as "internal" already; the actor carries on
+            log.warning("behavior beside the mailbox failed", behavior=target.path, error=repr(exc))
+
+    # -- tasks of the actor ----------------------------------------------------------------
+    def spawn_task(
+        self, work: Coroutine[Any, Any, Any], *, name: str | None = None
+    ) -> asyncio.Task[Any]:
+        """A task that belongs to this actor: cancelled when it stops or fails."""
+        task = asyncio.create_task(work, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def cancel_tasks(self) -> None:
+        """Cancel the actor's tasks and wait for them (the runtime does it at stop and failure)."""
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     async def dispatch(self, envelope: Envelope, target: Behavior) -> None:
         try:

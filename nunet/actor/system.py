@@ -174,6 +174,7 @@ class ActorSystem:
             await asyncio.wait({running.task})
         try:
             await running.actor.on_stop()
+            await running.actor.cancel_tasks()
         finally:
             self._record(ActorStopped(actor=actor_id), actor_id)
             if running.on_exit is not None:
@@ -208,6 +209,7 @@ class ActorSystem:
             await self._leave_topic(actor_id, topic)
         try:
             await running.actor.on_failure(error)
+            await running.actor.cancel_tasks()
         finally:
             self._record(ActorFailed(actor=actor_id, error=repr(error)), actor_id)
             if running.on_exit is not None:

@@ -20,7 +20,7 @@ from typing import Annotated, Any
 import msgspec
 import structlog
 
-from nunet.actor import Actor, Behavior, BehaviorFailed, Envelope, Handle, Message, behavior
+from nunet.actor import Actor, BehaviorFailed, Handle, Message, behavior
 from nunet.capability import (
     CapabilityError,
     check,
@@ -93,6 +93,9 @@ class MatchingActor(Actor):
     counts the nodes a round may wait for (the live peers and this node)."""
 
     kind = "matching"
+    # A search waits for bids, which arrive through this very mailbox: it runs beside it.
+    beside_mailbox = frozenset((SEARCH_BEHAVIOR,))
+    max_beside = 256
 
     def __init__(
         self,
@@ -124,31 +127,9 @@ class MatchingActor(Actor):
         self._clock = clock
         self._index = index
         self._rounds: dict[str, tuple[BidRound, asyncio.Event]] = {}
-        self._searches: set[asyncio.Task[Any]] = set()
 
     async def on_start(self) -> None:
         await self.subscribe(self._topic)
-
-    async def on_stop(self) -> None:
-        await self._cancel_searches()
-
-    async def on_failure(self, error: BaseException) -> None:
-        await self._cancel_searches()
-
-    async def dispatch(self, envelope: Envelope, target: Behavior) -> None:
-        # A search waits for bids, which arrive through this very mailbox: it runs beside it.
-        if target.path == SEARCH_BEHAVIOR:
-            task = asyncio.create_task(self._dispatch_beside(envelope, target))
-            self._searches.add(task)
-            task.add_done_callback(self._searches.discard)
-            return
-        await super().dispatch(envelope, target)
-
-    async def _dispatch_beside(self, envelope: Envelope, target: Behavior) -> None:
-        try:
-            await super().dispatch(envelope, target)
-        except Exception as exc:  # answered as "internal" already; the actor carries on
-            log.warning("search failed", error=repr(exc))
 
     # -- the provider's side -----------------------------------------------------------------
     @behavior(REQUEST_BEHAVIOR, public=True)
@@ -393,12 +374,6 @@ class MatchingActor(Actor):
 
     def _record(self, event: Event) -> None:
         self.system.event_log.append_nowait(event, actor=str(self.handle))
-
-    async def _cancel_searches(self) -> None:
-        tasks = list(self._searches)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 def _asked(requirement: Requirement, gpus: tuple[Gpu, ...]) -> Resources:

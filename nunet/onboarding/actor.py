@@ -17,7 +17,7 @@ from typing import Annotated, Any
 import msgspec
 import structlog
 
-from nunet.actor import Actor, Behavior, BehaviorFailed, Envelope, Message, behavior
+from nunet.actor import Actor, BehaviorFailed, Message, behavior
 from nunet.benchmark import BenchmarkReport, BenchmarkStore, run_benchmarks
 from nunet.capability.model import Capability, Resources
 from nunet.db import DocumentStore
@@ -57,10 +57,6 @@ log = structlog.get_logger("nunet.onboarding")
 
 BENCHMARK_DIRECTORY = "benchmark"  # under the node's home: the benchmark's scratch files
 
-# A benchmark takes seconds to minutes: it runs beside the mailbox, so status, allocations and
-# releases are answered meanwhile.
-_BESIDE_MAILBOX = frozenset((BENCHMARK_BEHAVIOR,))
-
 MachineDetector = Callable[[Path], Awaitable[Machine]]
 BenchmarkRunner = Callable[..., Awaitable[BenchmarkReport]]
 
@@ -88,6 +84,9 @@ class OnboardingActor(Actor):
     """
 
     kind = "onboarding"
+    # A benchmark takes seconds to minutes: it runs beside the mailbox, so status, allocations
+    # and releases are answered meanwhile.
+    beside_mailbox = frozenset((BENCHMARK_BEHAVIOR,))
 
     def __init__(
         self,
@@ -124,7 +123,6 @@ class OnboardingActor(Actor):
         self._report: BenchmarkReport | None = None
         self._warnings: list[str] = []
         self._running_benchmark: asyncio.Task[Any] | None = None
-        self._tasks: set[asyncio.Task[Any]] = set()
         self._catalogue = Catalogue(*EVENTS)
 
     # -- in-process readers --------------------------------------------------------------------
@@ -172,24 +170,6 @@ class OnboardingActor(Actor):
             for warning in self._warnings:
                 log.warning("reservation no longer fits the machine", problem=warning)
             await self._announce()
-
-    async def on_stop(self) -> None:
-        await self._cancel_tasks()
-
-    async def on_failure(self, error: BaseException) -> None:
-        await self._cancel_tasks()
-
-    async def dispatch(self, envelope: Envelope, target: Behavior) -> None:
-        if target.path in _BESIDE_MAILBOX:
-            self._spawn(self._dispatch_beside(envelope, target))
-            return
-        await super().dispatch(envelope, target)
-
-    async def _dispatch_beside(self, envelope: Envelope, target: Behavior) -> None:
-        try:
-            await super().dispatch(envelope, target)
-        except Exception as exc:  # answered as "internal" already; the actor carries on
-            log.warning("onboarding behavior failed", behavior=target.path, error=repr(exc))
 
     # -- onboarding ----------------------------------------------------------------------------
     @behavior(ONBOARD_BEHAVIOR)
@@ -424,17 +404,9 @@ class OnboardingActor(Actor):
     def _spawn(
         self, work: Coroutine[Any, Any, Any], *, name: str | None = None
     ) -> asyncio.Task[Any]:
-        task = asyncio.create_task(work, name=name)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task = self.spawn_task(work, name=name)
         task.add_done_callback(_log_failure)
         return task
-
-    async def _cancel_tasks(self) -> None:
-        tasks = list(self._tasks)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 def _allocation_of(payload: object) -> str:

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Coroutine, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import msgspec
 import structlog
 
 import nunet
-from nunet.actor import Actor, Behavior, BehaviorFailed, Envelope, Handle, Message, behavior
+from nunet.actor import Actor, BehaviorFailed, Handle, Message, behavior
 from nunet.errors import NunetError
 from nunet.peers.announcement import (
     PING_BEHAVIOR,
@@ -43,11 +43,6 @@ PEER_PING_BEHAVIOR = "/dms/node/peers/ping"
 SCORE_BEHAVIOR = "/dms/node/peers/score"
 CONNECT_BEHAVIOR = "/dms/node/peers/connect"
 
-# Behaviors that wait on the network run beside the mailbox, so a slow or dead peer never holds
-# up the presences behind them (which would make the table see silence that is not there).
-_BESIDE_MAILBOX = frozenset((PEER_PING_BEHAVIOR, CONNECT_BEHAVIOR))
-_MAX_BESIDE = 32  # more at once than this and they queue like any message
-
 
 class PingRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     did: str
@@ -76,6 +71,10 @@ class PresenceActor(Actor):
     """
 
     kind = "peers"
+    # Behaviors that wait on the network run beside the mailbox, so a slow or dead peer never
+    # holds up the presences behind them (which would make the table see silence that is not
+    # there).
+    beside_mailbox = frozenset((PEER_PING_BEHAVIOR, CONNECT_BEHAVIOR))
 
     def __init__(
         self,
@@ -116,8 +115,6 @@ class PresenceActor(Actor):
         self._wall_clock = wall_clock
         self._incarnation = 0
         self._counter = 0
-        self._tasks: set[asyncio.Task[Any]] = set()
-        self._beside: set[asyncio.Task[Any]] = set()
         self._round: asyncio.Task[None] | None = None
 
     @property
@@ -130,27 +127,7 @@ class PresenceActor(Actor):
         self._incarnation = time.time_ns()
         await self.subscribe(self._topic)
         await self._announce()
-        self._spawn(self._pulse(), name=f"peers:pulse:{self.handle.actor}")
-
-    async def on_stop(self) -> None:
-        await self._cancel_tasks()
-
-    async def on_failure(self, error: BaseException) -> None:
-        await self._cancel_tasks()
-
-    async def dispatch(self, envelope: Envelope, target: Behavior) -> None:
-        if target.path in _BESIDE_MAILBOX and len(self._beside) < _MAX_BESIDE:
-            task = self._spawn(self._dispatch_beside(envelope, target))
-            self._beside.add(task)
-            task.add_done_callback(self._beside.discard)
-            return
-        await super().dispatch(envelope, target)
-
-    async def _dispatch_beside(self, envelope: Envelope, target: Behavior) -> None:
-        try:
-            await super().dispatch(envelope, target)
-        except Exception as exc:  # answered as "internal" already; the actor carries on
-            log.warning("peers behavior failed", behavior=target.path, error=repr(exc))
+        self.spawn_task(self._pulse(), name=f"peers:pulse:{self.handle.actor}")
 
     # -- behaviors heard from the swarm ------------------------------------------------------
     @behavior(PRESENCE_BEHAVIOR, public=True)
@@ -273,7 +250,7 @@ class PresenceActor(Actor):
     # -- RTT ---------------------------------------------------------------------------------
     def _probe_round_soon(self) -> None:
         if self._round is None or self._round.done():
-            self._round = self._spawn(self._probe_round(), name="peers:probe")
+            self._round = self.spawn_task(self._probe_round(), name="peers:probe")
 
     async def _probe_round(self) -> None:
         due = self._table.due_for_probe(
@@ -330,20 +307,6 @@ class PresenceActor(Actor):
             "smoothed_rtt_seconds": peer.rtt_smoothed,
             "score": round(self._table.score(peer.did, now), 4),
         }
-
-    def _spawn(
-        self, work: Coroutine[Any, Any, Any], *, name: str | None = None
-    ) -> asyncio.Task[Any]:
-        task = asyncio.create_task(work, name=name)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return task
-
-    async def _cancel_tasks(self) -> None:
-        tasks = list(self._tasks)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 def _mismatch(presence: Presence, sender: Handle) -> str | None:
