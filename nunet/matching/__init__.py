@@ -35,6 +35,7 @@ from nunet.matching.events import (
     RequestRefused,
     RoundCompleted,
 )
+from nunet.matching.failures import FailureBook
 from nunet.matching.ranking import (
     DEFAULT_WEIGHTS,
     RANKERS,
@@ -73,6 +74,7 @@ __all__ = [
     "BidTerms",
     "DeclineTerms",
     "Declined",
+    "FailureBook",
     "FitRanker",
     "FreeCapacityRanker",
     "IndexQuery",

@@ -54,6 +54,7 @@ from nunet.matching.events import (
     RequestRefused,
     RoundCompleted,
 )
+from nunet.matching.failures import FailureBook
 from nunet.matching.ranking import RankerChain, RankingContext
 from nunet.matching.round import NOT_ONBOARDED, BidRound, RoundResult
 from nunet.replication.backoff import Backoff
@@ -89,7 +90,8 @@ class IndexQuery(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
 
 class MatchingActor(Actor):
     """Spawn as `MATCHING_ACTOR_ID`. `offering()` says what the node offers now (None when it is
-    not onboarded); `rtt` and `failures` feed the locality and reliability rankers; `expected`
+    not onboarded); `rtt` and `failures` (refused replies count; orchestration adds failed
+    allocations) feed the locality and reliability rankers; `expected`
     counts the nodes a round may wait for (the live peers and this node)."""
 
     kind = "matching"
@@ -102,7 +104,7 @@ class MatchingActor(Actor):
         *,
         offering: Callable[[], Offering | None],
         rtt: Callable[[str], float | None] = lambda did: None,
-        failures: Callable[[str], int] = lambda did: 0,
+        failures: FailureBook | None = None,
         expected: Callable[[], int | None] = lambda: None,
         chain: RankerChain | None = None,
         reject_requesters: frozenset[str] = frozenset(),
@@ -116,7 +118,8 @@ class MatchingActor(Actor):
         super().__init__()
         self._offering = offering
         self._rtt = rtt
-        self._failures = failures
+        # Orchestration records failed allocations here too.
+        self.failures = failures if failures is not None else FailureBook()
         self._expected = expected
         self._chain = chain or RankerChain.from_weights()
         self._reject_requesters = reject_requesters
@@ -238,7 +241,10 @@ class MatchingActor(Actor):
             return
         entry = self._rounds.get(terms.request_id)
         if entry is None:
-            self._refused(sender, terms.request_id, "no open bid round has this request id")
+            # Not held against the sender: a round that just closed looks the same.
+            self._refused(
+                sender, terms.request_id, "no open bid round has this request id", failure=False
+            )
             return
         bid_round, done = entry
         now = self._clock()
@@ -352,7 +358,7 @@ class MatchingActor(Actor):
                 await asyncio.wait_for(done.wait(), timeout)
         finally:
             del self._rounds[request.request_id]
-        context = RankingContext(requirement, rtt=self._rtt, failures=self._failures)
+        context = RankingContext(requirement, rtt=self._rtt, failures=self.failures.count)
         result = bid_round.result(chain or self._chain, context)
         self._record(
             RoundCompleted(
@@ -368,7 +374,9 @@ class MatchingActor(Actor):
         return result
 
     # -- plumbing ----------------------------------------------------------------------------
-    def _refused(self, sender: str, request_id: str, reason: str) -> None:
+    def _refused(self, sender: str, request_id: str, reason: str, *, failure: bool = True) -> None:
+        if failure:
+            self.failures.record(sender)
         self._record(BidRefused(sender=sender, request_id=request_id, reason=reason))
         log.warning("bid refused", sender=sender, request=request_id, reason=reason)
 

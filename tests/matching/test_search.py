@@ -194,6 +194,11 @@ async def test_forged_and_unsolicited_bids_are_refused_and_logged(market: Market
         orchestrator.log, BidRefused, lambda e: "only bid for itself" in e.reason, timeout=WAIT
     )
     assert impersonation.sender == forger.key.did
+    # The forged and the impersonating replies count against the forger; the unsolicited one,
+    # which a round that just closed would also produce, does not.
+    matching = orchestrator.system.actor(MATCHING_ACTOR_ID)
+    assert isinstance(matching, MatchingActor)
+    assert matching.failures.count(forger.key.did) == 2
 
 
 async def test_a_request_past_its_deadline_is_not_answered(market: Market) -> None:
