@@ -30,6 +30,12 @@ from nunet.devstack import DevStack, StackError, StackPlan
     is_flag=True,
     help="Benchmark each node's share after onboarding (off: the nodes share one machine).",
 )
+@click.option(
+    "--member-indexes",
+    is_flag=True,
+    help="Every node keeps the swarm's capability index (off: only the hub; each would read "
+    "every node's log on this one machine).",
+)
 @pass_context
 @output_option
 def devstack(
@@ -39,6 +45,7 @@ def devstack(
     heartbeat: float,
     open_swarm: bool,
     benchmark: bool,
+    member_indexes: bool,
 ) -> None:
     """Start a hub and N nodes as separate processes on loopback; stop them all on Ctrl-C."""
     where = directory or Path(tempfile.mkdtemp(prefix="nunet-devstack-"))
@@ -48,6 +55,7 @@ def devstack(
         heartbeat_seconds=heartbeat,
         private=not open_swarm,
         benchmark_on_onboard=benchmark,
+        member_indexes=member_indexes,
     )
     if not asyncio.run(_run(ctx, plan)):
         raise click.ClickException("a node of the devstack stopped on its own; see its node.log")

@@ -31,6 +31,9 @@ class StackPlan:
     # Every node of a devstack shares one machine: benchmarking each share after onboarding
     # would measure the same cores N times over, concurrently. Off unless asked for.
     benchmark_on_onboard: bool = False
+    # Likewise, N nodes each reading every node's replicated log would cost N times the swarm's
+    # log volume on one machine: the hub keeps the swarm's capability index, members their own.
+    member_indexes: bool = False
 
     def __post_init__(self) -> None:
         if self.members < 1:
@@ -80,4 +83,5 @@ class StackPlan:
             "api": {"host": "127.0.0.1", "port": 0},
             "mesh": mesh,
             "onboarding": {"benchmark_on_onboard": self.benchmark_on_onboard},
+            "index": {"follow_swarm": node.is_hub or self.member_indexes},
         }

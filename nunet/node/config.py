@@ -135,6 +135,15 @@ class OnboardingConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
         return parse_size(self.ram_headroom, "onboarding.ram_headroom")
 
 
+class IndexConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """The node's capability index of the swarm."""
+
+    # true: read every node's replicated log from the swarm stream (the whole swarm's offers);
+    # false: index this node's own log only. Following costs CPU in proportion to the whole
+    # swarm's log volume, which a devstack of many nodes on one machine cannot afford.
+    follow_swarm: bool = True
+
+
 class MatchingConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """Search and bids: how this node ranks bids, and whom it bids for."""
 
@@ -177,6 +186,7 @@ class NodeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     mesh: MeshConfig = MeshConfig()
     onboarding: OnboardingConfig = OnboardingConfig()
     matching: MatchingConfig = MatchingConfig()
+    index: IndexConfig = IndexConfig()
     max_envelope_bytes: Annotated[int, msgspec.Meta(ge=1024, le=64 << 20)] = 1 << 20
     clock_skew_seconds: Positive = 30.0
 

@@ -40,3 +40,19 @@ def test_nodes_are_configured_only_once_the_hub_port_is_chosen(tmp_path: Path) -
 def test_a_stack_needs_a_member(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="at least one node"):
         StackPlan(tmp_path, 0)
+
+
+def test_nodes_sharing_one_machine_neither_benchmark_nor_all_follow_the_swarm_unless_asked(
+    tmp_path: Path,
+) -> None:
+    plan = StackPlan(tmp_path, 2, hub_port=7422)
+    hub = parse_config(plan.config(plan.hub))
+    members = [parse_config(plan.config(node)) for node in plan.nodes]
+    assert hub.index.follow_swarm
+    assert not any(m.index.follow_swarm for m in members)
+    assert not any(c.onboarding.benchmark_on_onboard for c in [hub, *members])
+    asked = StackPlan(tmp_path, 2, hub_port=7422, benchmark_on_onboard=True, member_indexes=True)
+    for node in asked.nodes:
+        config = parse_config(asked.config(node))
+        assert config.index.follow_swarm
+        assert config.onboarding.benchmark_on_onboard
