@@ -4,7 +4,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DEBIAN_PACKAGES=(postgresql iproute2 gcc)  # gcc: the tests build NVML/CUDA stand-ins
+# gcc: the tests build NVML/CUDA stand-ins; docker.io: the Docker executor's engine;
+# busybox-static: the root filesystem of the images the tests build (nothing can be pulled);
+# qemu-system-x86: the microVM executor's hypervisor.
+DEBIAN_PACKAGES=(postgresql iproute2 gcc docker.io busybox-static qemu-system-x86)
 PYTHON=${PYTHON:-python3}
 # Debian's own python3 ships venv/ensurepip separately.
 "$PYTHON" -c 'import ensurepip, venv' 2>/dev/null || DEBIAN_PACKAGES+=(python3-venv)
@@ -30,4 +33,14 @@ if [[ ! -f $stamp || pyproject.toml -nt $stamp || constraints.txt -nt $stamp ]];
     .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip
     .venv/bin/python -m pip install -q --disable-pip-version-check -c constraints.txt -e '.[dev,bench]'
     touch "$stamp"
+fi
+
+# A Docker engine for the executors, started where none answers: without the default bridge and
+# without touching iptables (only loopback may receive traffic on these machines).
+if ! docker info >/dev/null 2>&1; then
+    echo "bootstrap: starting dockerd (--bridge=none --iptables=false)" >&2
+    nohup dockerd --bridge=none --iptables=false --ip6tables=false \
+        >/var/log/nunet-dockerd.log 2>&1 &
+    for _ in $(seq 1 100); do docker info >/dev/null 2>&1 && break; sleep 0.3; done
+    docker info >/dev/null 2>&1 || { echo "bootstrap: dockerd did not start; see /var/log/nunet-dockerd.log" >&2; exit 1; }
 fi
