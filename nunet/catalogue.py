@@ -13,6 +13,7 @@ from nunet.eventlog import events as eventlog_events
 from nunet.eventlog.catalogue import Catalogue
 from nunet.eventlog.projection import Projection
 from nunet.eventlog.statistics import LogStatistics
+from nunet.executor import events as executor_events
 from nunet.matching import events as matching_events
 from nunet.mesh import events as mesh_events
 from nunet.onboarding import events as onboarding_events
@@ -30,6 +31,7 @@ def full_catalogue() -> Catalogue:
         *replication_events.EVENTS,
         *onboarding_events.EVENTS,
         *matching_events.EVENTS,
+        *executor_events.EVENTS,
         upcasters=(*eventlog_events.UPCASTERS,),
     )
 
