@@ -5,6 +5,7 @@ a job printing a lot)."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import socket
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -25,7 +26,7 @@ from nunet.executor import (
     PortMapping,
     State,
 )
-from nunet.executor.docker import DockerEngine, DockerExecutor
+from nunet.executor.docker import DockerEngine, DockerExecutor, RegistryAuth
 from tests.executor.contract import WAIT_S, ExecutorBackend, ExecutorContract, Opened, texts
 from tests.executor.images import image_id
 
@@ -314,3 +315,75 @@ async def fetch_when_listening(port: int) -> str:
             body = await reader.read()
             writer.close()
             return body.decode()
+
+
+class FakeRegistry:
+    """A registry on loopback that wants Basic credentials and has no images: what the engine
+    sends it proves the node's credentials travel with the pull. (No real registry can run here.)"""
+
+    def __init__(self) -> None:
+        self.authorizations: list[str] = []
+        self.server: asyncio.Server | None = None
+
+    async def __aenter__(self) -> int:
+        self.server = await asyncio.start_server(self._answer, "127.0.0.1", 0)
+        return int(self.server.sockets[0].getsockname()[1])
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self.server is not None
+        self.server.close()
+        await self.server.wait_closed()
+
+    async def _answer(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        first = await reader.read(1)
+        if first in (b"", b"\x16"):  # a TLS hello: refused, the engine falls back to plain HTTP
+            writer.close()
+            return
+        try:
+            head = first + await reader.readuntil(b"\r\n\r\n")
+        except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError):
+            writer.close()
+            return
+        headers = dict(
+            line.split(": ", 1)
+            for line in head.decode(errors="replace").split("\r\n")[1:]
+            if ": " in line
+        )
+        authorization = headers.get("Authorization", "")
+        if authorization:
+            self.authorizations.append(authorization)
+            status, extra = "404 Not Found", ""
+        else:
+            status, extra = "401 Unauthorized", 'WWW-Authenticate: Basic realm="nunet-test"\r\n'
+        body = b'{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]}'
+        writer.write(
+            f"HTTP/1.1 {status}\r\n{extra}Docker-Distribution-API-Version: registry/2.0\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+            "Connection: close\r\n\r\n".encode()
+            + body
+        )
+        await writer.drain()
+        writer.close()
+
+
+async def test_registry_credentials_from_the_node_reach_the_registry(
+    docker_backend: DockerBackend, tmp_path: Path
+) -> None:
+    registry = FakeRegistry()
+    async with registry as port:
+        host = f"127.0.0.1:{port}"
+        events: list[Event] = []
+        executor = DockerExecutor(
+            events.append,
+            node_id=docker_backend.node_id,
+            registry_auth={host: RegistryAuth(username="ann", password="s3cret")},
+            log_dir=tmp_path,
+        )
+        try:
+            spec = Opened(executor, events, docker_backend).spec("true", image=f"{host}/app:1")
+            with pytest.raises(ImageNotFound, match=f"image {host}/app:1 is not on this node"):
+                await executor.prepare(spec)
+        finally:
+            await executor.close()
+    expected = "Basic " + base64.b64encode(b"ann:s3cret").decode()
+    assert expected in registry.authorizations
