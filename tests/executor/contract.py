@@ -89,7 +89,8 @@ class Opened:
         """A spec running `command` (in `sh -c` when it is one string) in the backend's image."""
         argv = ("sh", "-c", command[0]) if len(command) == 1 else command
         execution_id = fields.pop("id", None) or f"t-{uuid.uuid4().hex[:12]}"
-        return ExecutionSpec(id=execution_id, image=self.backend.image, command=argv, **fields)
+        image = fields.pop("image", self.backend.image)
+        return ExecutionSpec(id=execution_id, image=image, command=argv, **fields)
 
     async def run(self, spec: ExecutionSpec) -> ExecutionStatus:
         """Prepare, start and wait for `spec`."""
