@@ -135,6 +135,25 @@ class OnboardingConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
         return parse_size(self.ram_headroom, "onboarding.ram_headroom")
 
 
+class RegistryConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Credentials for one private registry, keyed by its host as image references write it."""
+
+    username: str = ""
+    password: str = ""
+    identity_token: str = ""
+
+
+class DockerConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    enabled: bool = True  # used when the engine answers at `socket`
+    socket: str = "/var/run/docker.sock"
+    allow_privileged: bool = False
+    registries: dict[str, RegistryConfig] = {}
+
+
+class ExecutorsConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    docker: DockerConfig = DockerConfig()
+
+
 class IndexConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """The node's capability index of the swarm."""
 
@@ -187,6 +206,7 @@ class NodeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     onboarding: OnboardingConfig = OnboardingConfig()
     matching: MatchingConfig = MatchingConfig()
     index: IndexConfig = IndexConfig()
+    executors: ExecutorsConfig = ExecutorsConfig()
     max_envelope_bytes: Annotated[int, msgspec.Meta(ge=1024, le=64 << 20)] = 1 << 20
     clock_skew_seconds: Positive = 30.0
 

@@ -15,6 +15,7 @@ class NodeLayout:
         self.log = home / "log" / "events.db"
         self.projections = home / "log" / "projections.db"
         self.store = home / "store.db"
+        self.executions = home / "executions"  # per executor: logs and state of executions
         self.config = home / "config.yaml"
         self.api_info = home / "api.json"
         self.api_socket = home / "api.sock"

@@ -32,6 +32,7 @@ from nunet.eventlog import (
     ProjectionRunner,
     SQLiteProjectionStore,
 )
+from nunet.executor import Executor
 from nunet.identity import KeyPair, KeyStore
 from nunet.index import CapabilityIndex
 from nunet.matching import MATCHING_ACTOR_ID, MatchingActor, RankerChain
@@ -40,6 +41,7 @@ from nunet.network import Transport
 from nunet.node.capability_index import start_index_feed
 from nunet.node.config import NodeConfig
 from nunet.node.event_store import open_node_log
+from nunet.node.executors import open_executors
 from nunet.node.layout import NodeLayout
 from nunet.node.mesh import NodeMesh, join_swarm, open_mesh
 from nunet.node.node_actor import NODE_ACTOR_ID, NodeActor
@@ -100,6 +102,7 @@ class Node:
         system: ActorSystem,
         mesh: NodeMesh,
         index: CapabilityIndex,
+        executors: dict[str, Executor],
         failed: asyncio.Event,
         exits: AsyncExitStack,
     ) -> None:
@@ -113,6 +116,7 @@ class Node:
         self.system = system
         self.mesh = mesh
         self.index = index  # the swarm's offers, as the replicated logs tell them
+        self.executors = executors  # by name: what this node can run work with now
         self.failed = failed  # set when the root supervisor or the NATS server gave up
         self._exits = exits
 
@@ -195,6 +199,7 @@ class Node:
             await system.start()
             exits.push_async_callback(system.close)
             await join_swarm(mesh, layout, config, key.did, log, store, exits)
+            executors = await open_executors(config, layout, key.did, record, exits)
             index = CapabilityIndex()
             exits.push_async_callback(
                 _stop_task, start_index_feed(index, mesh, config, log, key.did)
@@ -258,6 +263,7 @@ class Node:
                 system=system,
                 mesh=mesh,
                 index=index,
+                executors=executors,
                 failed=failed,
                 exits=exits.pop_all(),
             )

@@ -45,7 +45,7 @@ from nunet.executor.events import (
     ExecutionStarted,
 )
 from nunet.executor.executor import ExecutionStatus, Health, LogLine, Usage
-from nunet.executor.lifecycle import Input, State, next_state
+from nunet.executor.lifecycle import FINISHED, Input, State, next_state
 from nunet.executor.spec import ExecutionSpec, Limits
 
 NAME = "docker"
@@ -193,6 +193,8 @@ class DockerExecutor:
         execution = self._get(execution_id)
         if execution.state is State.RUNNING:
             return await self._stop(execution, State.CANCELLED)
+        if execution.state in FINISHED:
+            return execution.status()  # it ended first: a cancel racing its end changes nothing
         execution.state = next_state(execution.state, Input.CANCELLED)
         execution.error = "cancelled before it started"
         self._finish_event(execution)
