@@ -24,6 +24,10 @@ Accel = Literal["kvm", "tcg"]
 # dead init ends the VMM at once instead of hanging. (Seen here: "mitigations=off audit=0
 # nokaslr" made the TCG boot hang, so nothing clever.)
 KERNEL_ARGS = "console=ttyS0 quiet loglevel=0 panic=-1 random.trust_cpu=on"
+# Under TCG on a loaded host the kernel's TSC calibration fails ("could not calculate TSC khz")
+# and the boot hangs before init: six parallel boots on 2 cores all hung without these, none
+# with them. Given the frequency and loops-per-jiffy, it calibrates nothing. Never under KVM.
+TCG_KERNEL_ARGS = "tsc_early_khz=2000000 lpj=8000000"
 
 
 class Drive(msgspec.Struct, frozen=True, kw_only=True):
@@ -42,6 +46,9 @@ class MachinePlan(msgspec.Struct, frozen=True, kw_only=True):
     vcpus: int
     accel: Accel
     kernel_args: str = KERNEL_ARGS
+
+    def append(self) -> str:
+        return f"{self.kernel_args} {TCG_KERNEL_ARGS}" if self.accel == "tcg" else self.kernel_args
 
 
 def find_qemu() -> str:
@@ -66,7 +73,7 @@ def qemu_argv(binary: str, plan: MachinePlan) -> list[str]:
         "-no-reboot",
         "-kernel", plan.kernel,
         "-initrd", plan.initrd,
-        "-append", plan.kernel_args,
+        "-append", plan.append(),
     ]  # fmt: skip
     for index, drive in enumerate(plan.drives):
         readonly = ",readonly=on" if drive.read_only else ""
