@@ -6,8 +6,9 @@ cd "$(dirname "$0")/.."
 
 # gcc: the tests build NVML/CUDA stand-ins; docker.io: the Docker executor's engine;
 # busybox-static: the root filesystem of the images the tests build (nothing can be pulled);
-# qemu-system-x86: the microVM executor's hypervisor.
-DEBIAN_PACKAGES=(postgresql iproute2 gcc docker.io busybox-static qemu-system-x86)
+# qemu-system-x86: the microVM executor's hypervisor; e2fsprogs: its input/output drives;
+# lz4: unpacking the guest kernel for Firecracker.
+DEBIAN_PACKAGES=(postgresql iproute2 gcc docker.io busybox-static qemu-system-x86 e2fsprogs lz4)
 PYTHON=${PYTHON:-python3}
 # Debian's own python3 ships venv/ensurepip separately.
 "$PYTHON" -c 'import ensurepip, venv' 2>/dev/null || DEBIAN_PACKAGES+=(python3-venv)
@@ -34,6 +35,9 @@ if [[ ! -f $stamp || pyproject.toml -nt $stamp || constraints.txt -nt $stamp ]];
     .venv/bin/python -m pip install -q --disable-pip-version-check -c constraints.txt -e '.[dev,bench]'
     touch "$stamp"
 fi
+
+# The microVM executor's guest kernel (Debian's cloud kernel, fetched with apt-get; idempotent).
+.venv/bin/python -c "from nunet.executor.microvm import ensure_kernel; ensure_kernel()"
 
 # A Docker engine for the executors, started where none answers: without the default bridge and
 # without touching iptables (only loopback may receive traffic on these machines).

@@ -150,8 +150,17 @@ class DockerConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     registries: dict[str, RegistryConfig] = {}
 
 
+class MicroVMConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    enabled: bool = True  # used when its hypervisor and guest kernel are present
+    backend: Literal["qemu", "firecracker"] = "qemu"
+    kernel_dir: str = "/var/cache/nunet/kernels"  # python -m nunet.executor.microvm.kernel
+    accel: Literal["auto", "kvm", "tcg"] = "auto"  # auto: KVM if a bounded probe boots, else TCG
+    allow_privileged: bool = False
+
+
 class ExecutorsConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     docker: DockerConfig = DockerConfig()
+    microvm: MicroVMConfig = MicroVMConfig()
 
 
 class IndexConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

@@ -4,8 +4,10 @@ to be recovered) when the node stops."""
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from contextlib import AsyncExitStack
+from pathlib import Path
 
 import msgspec
 import structlog
@@ -13,6 +15,7 @@ import structlog
 from nunet.eventlog import Event
 from nunet.executor import Executor, ExecutorError
 from nunet.executor.docker import DockerEngine, DockerExecutor, RegistryAuth
+from nunet.executor.microvm import MicroVMExecutor, find_kernel
 from nunet.node.config import NodeConfig
 from nunet.node.layout import NodeLayout
 
@@ -53,4 +56,40 @@ async def open_executors(
             if recovered:
                 log.info("executions recovered", executor="docker", executions=recovered)
             executors["docker"] = executor
+    microvm = await _open_microvm(config, layout, did, record, exits)
+    if microvm is not None:
+        executors[microvm.name] = microvm
     return executors
+
+
+async def _open_microvm(
+    config: NodeConfig,
+    layout: NodeLayout,
+    did: str,
+    record: Callable[[Event], None],
+    exits: AsyncExitStack,
+) -> MicroVMExecutor | None:
+    settings = config.executors.microvm
+    if not settings.enabled:
+        return None
+    kernel = find_kernel(Path(settings.kernel_dir))
+    vmm = "qemu-system-x86_64" if settings.backend == "qemu" else "firecracker"
+    if kernel is None or shutil.which(vmm) is None:
+        log.info(
+            "no microvm executor",
+            reason=f"needs {vmm} on PATH and a guest kernel in {settings.kernel_dir} "
+            "(python -m nunet.executor.microvm.kernel)",
+        )
+        return None
+    executor = MicroVMExecutor(
+        record,
+        node_id=did,
+        kernel=kernel,
+        state_dir=layout.executions / "microvm",
+        backend=settings.backend,
+        accel=settings.accel,
+        allow_privileged=settings.allow_privileged,
+    )
+    exits.push_async_callback(executor.close)
+    await executor.recover()
+    return executor

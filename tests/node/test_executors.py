@@ -5,14 +5,29 @@ from __future__ import annotations
 from pathlib import Path
 
 from nunet.executor.docker import DockerExecutor
+from nunet.executor.microvm import MicroVMExecutor
 from nunet.node import Node, parse_config
 from tests.support.homes import PASSPHRASE, make_home
 
 
-async def test_a_node_runs_work_with_docker_when_the_engine_answers(tmp_path: Path) -> None:
+async def test_a_node_runs_work_with_docker_and_microvms_when_its_machine_offers_them(
+    tmp_path: Path,
+) -> None:
     config = parse_config({"mesh": {"mode": "memory"}})
     async with await Node.open(make_home(tmp_path / "home"), PASSPHRASE, config) as node:
         assert isinstance(node.executors["docker"], DockerExecutor)
+        assert isinstance(node.executors["microvm-qemu"], MicroVMExecutor)
+
+
+async def test_a_node_without_a_guest_kernel_opens_without_the_microvm_executor(
+    tmp_path: Path,
+) -> None:
+    config = parse_config(
+        {"mesh": {"mode": "memory"}, "executors": {"microvm": {"kernel_dir": str(tmp_path)}}}
+    )
+    async with await Node.open(make_home(tmp_path / "home"), PASSPHRASE, config) as node:
+        assert "microvm-qemu" not in node.executors
+        assert "docker" in node.executors
 
 
 async def test_a_node_without_an_engine_opens_without_the_docker_executor(tmp_path: Path) -> None:
