@@ -29,7 +29,8 @@ async def open_executors(
     record: Callable[[Event], None],
     exits: AsyncExitStack,
 ) -> dict[str, Executor]:
-    """The executors available now, by name; an unavailable one is logged and left out."""
+    """The executors available now, by the names ensembles and capabilities use (`docker`,
+    `qemu`, `firecracker`); an unavailable one is logged and left out."""
     executors: dict[str, Executor] = {}
     docker = config.executors.docker
     if docker.enabled:
@@ -58,7 +59,7 @@ async def open_executors(
             executors["docker"] = executor
     microvm = await _open_microvm(config, layout, did, record, exits)
     if microvm is not None:
-        executors[microvm.name] = microvm
+        executors[config.executors.microvm.backend] = microvm
     return executors
 
 

@@ -231,6 +231,7 @@ class Node:
                             benchmark_budget_seconds=config.onboarding.benchmark_budget_seconds,
                             benchmark_on_onboard=config.onboarding.benchmark_on_onboard,
                             ram_headroom=config.onboarding.ram_headroom_bytes,
+                            executors=lambda: tuple(executors),
                         ),
                     ),
                     Child(

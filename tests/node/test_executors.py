@@ -16,7 +16,11 @@ async def test_a_node_runs_work_with_docker_and_microvms_when_its_machine_offers
     config = parse_config({"mesh": {"mode": "memory"}})
     async with await Node.open(make_home(tmp_path / "home"), PASSPHRASE, config) as node:
         assert isinstance(node.executors["docker"], DockerExecutor)
-        assert isinstance(node.executors["microvm-qemu"], MicroVMExecutor)
+        assert isinstance(node.executors["qemu"], MicroVMExecutor)
+        status = await node.invoke_as_user(
+            "/dms/node/onboarding/status", to=node.system.handle_of("onboarding")
+        )
+        assert status["executors"] == ["docker", "qemu"]  # what the node offers, as opened
 
 
 async def test_a_node_without_a_guest_kernel_opens_without_the_microvm_executor(
@@ -26,7 +30,7 @@ async def test_a_node_without_a_guest_kernel_opens_without_the_microvm_executor(
         {"mesh": {"mode": "memory"}, "executors": {"microvm": {"kernel_dir": str(tmp_path)}}}
     )
     async with await Node.open(make_home(tmp_path / "home"), PASSPHRASE, config) as node:
-        assert "microvm-qemu" not in node.executors
+        assert "qemu" not in node.executors
         assert "docker" in node.executors
 
 
