@@ -14,7 +14,7 @@ from contextlib import aclosing
 import msgspec
 import structlog
 
-from nunet.eventlog import Catalogue, EventLogError, SeqWaiters
+from nunet.eventlog import Catalogue, EventLogError, EventRecord, SeqWaiters
 from nunet.index.errors import CapabilityIndexError
 from nunet.index.index import INDEXED_EVENTS, INDEXED_TYPES, CapabilityIndex
 from nunet.replication import Backoff, ChainProblem, NodeRecord, ReplicationError, SwarmLogReader
@@ -111,18 +111,12 @@ class SwarmIndexer:
         if record.seq <= self.positions.get(item.node, 0):
             return  # read again after an interruption
         if record.type in INDEXED_TYPES:
-            try:
-                event = self._catalogue.decode(record)
-                self.index.apply(item.node, event, record.timestamp)
+            reason = apply_record(self.index, self._catalogue, item.node, record)
+            if reason is None:
                 self.applied += 1
-            except (
-                EventLogError,
-                CapabilityIndexError,
-                msgspec.ValidationError,
-                msgspec.DecodeError,
-            ) as exc:
+            else:
                 self._skip(
-                    IndexProblem(node=item.node, seq=record.seq, type=record.type, reason=str(exc))
+                    IndexProblem(node=item.node, seq=record.seq, type=record.type, reason=reason)
                 )
         self.positions[item.node] = record.seq
         waiters = self._waiters.get(item.node)
@@ -155,6 +149,23 @@ class SwarmIndexer:
             kind=problem.kind,
             reason=problem.reason,
         )
+
+
+def apply_record(
+    index: CapabilityIndex, catalogue: Catalogue, node: str, record: EventRecord
+) -> str | None:
+    """Decode `record` of `node`'s log and apply it; why not, if it could not be (a newer
+    version, a bad payload, an event the index refuses): such a record is skipped, never fatal."""
+    try:
+        index.apply(node, catalogue.decode(record), record.timestamp)
+    except (
+        EventLogError,
+        CapabilityIndexError,
+        msgspec.ValidationError,
+        msgspec.DecodeError,
+    ) as exc:
+        return str(exc)
+    return None
 
 
 async def follow_swarm(

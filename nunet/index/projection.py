@@ -9,9 +9,8 @@ from __future__ import annotations
 import msgspec
 import structlog
 
-from nunet.eventlog import Catalogue, EventLogError, EventRecord, Projection
-from nunet.index.errors import CapabilityIndexError
-from nunet.index.follow import index_catalogue
+from nunet.eventlog import Catalogue, EventRecord, Projection
+from nunet.index.follow import apply_record, index_catalogue
 from nunet.index.index import INDEXED_TYPES, CapabilityIndex, IndexSnapshot
 
 log = structlog.get_logger("nunet.index")
@@ -34,16 +33,9 @@ class IndexProjection(Projection[CapabilityIndex]):
         return CapabilityIndex()
 
     def evolve(self, state: CapabilityIndex, record: EventRecord) -> CapabilityIndex:
-        try:
-            event = self._catalogue.decode(record)
-            state.apply(self.owner, event, record.timestamp)
-        except (
-            EventLogError,
-            CapabilityIndexError,
-            msgspec.ValidationError,
-            msgspec.DecodeError,
-        ) as exc:
-            log.warning("index.record_skipped", seq=record.seq, type=record.type, reason=str(exc))
+        reason = apply_record(state, self._catalogue, self.owner, record)
+        if reason is not None:
+            log.warning("index.record_skipped", seq=record.seq, type=record.type, reason=reason)
         return state
 
     def encode_state(self, state: CapabilityIndex) -> bytes:
