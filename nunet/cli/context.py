@@ -10,13 +10,16 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 import yaml
 
 from nunet.errors import NunetError
 from nunet.identity import KeyStore
+
+if TYPE_CHECKING:
+    from nunet.api import ApiClient
 
 OUTPUT_FORMATS = ("json", "yaml", "table")
 
@@ -108,6 +111,14 @@ def _plain(value: Any) -> Any:
 
 
 pass_context = click.make_pass_decorator(CliContext)
+
+SELF_BEHAVIOR = "/dms/node/peers/self"
+
+
+def local_actor(client: ApiClient, actor_id: str) -> dict[str, str]:
+    """The handle of the node's actor `actor_id`, from the node's own answer to who it is."""
+    me = client.invoke(SELF_BEHAVIOR)
+    return {"did": me["did"], "actor": actor_id, "node": me["address"]}
 
 
 F = TypeVar("F", bound=Callable[..., Any])

@@ -12,9 +12,9 @@ from typing import Any
 
 import click
 
-from nunet.api import ApiClient, find_api
+from nunet.api import find_api
 from nunet.capability.units import describe_size
-from nunet.cli.context import CliContext, emit, output_option, pass_context
+from nunet.cli.context import CliContext, emit, local_actor, output_option, pass_context
 from nunet.onboarding.behaviors import (
     BENCHMARK_BEHAVIOR,
     HARDWARE_BEHAVIOR,
@@ -25,22 +25,17 @@ from nunet.onboarding.behaviors import (
     STATUS_BEHAVIOR,
 )
 
-SELF_BEHAVIOR = "/dms/node/peers/self"
 _DETECT_TIMEOUT = 60.0  # detecting GPUs may wait on nvidia-smi
 _API_MAX_TIMEOUT = 300.0  # the longest call the local API accepts
 
 _api_option = click.option("--api", default=None, help="API URL or Unix socket path.")
 
 
-def onboarding_actor(client: ApiClient) -> dict[str, str]:
-    """The handle of the node's onboarding actor, from the node's own answer to who it is."""
-    me = client.invoke(SELF_BEHAVIOR)
-    return {"did": me["did"], "actor": ONBOARDING_ACTOR_ID, "node": me["address"]}
-
-
 def _call(ctx: CliContext, api: str | None, behavior: str, payload: Any, timeout: float) -> Any:
     with find_api(ctx.home, api) as client:
-        return client.invoke(behavior, payload, to=onboarding_actor(client), timeout=timeout)
+        return client.invoke(
+            behavior, payload, to=local_actor(client, ONBOARDING_ACTOR_ID), timeout=timeout
+        )
 
 
 @click.command("onboard")

@@ -7,8 +7,16 @@ from typing import Any
 
 import click
 
-from nunet.api import ApiClient, find_api
-from nunet.cli.context import CliContext, NunetGroup, emit, output_option, pass_context
+from nunet.api import find_api
+from nunet.cli.context import (
+    SELF_BEHAVIOR,
+    CliContext,
+    NunetGroup,
+    emit,
+    local_actor,
+    output_option,
+    pass_context,
+)
 from nunet.peers import (
     CONNECT_BEHAVIOR,
     LIST_BEHAVIOR,
@@ -17,16 +25,9 @@ from nunet.peers import (
     SCORE_BEHAVIOR,
 )
 
-SELF_BEHAVIOR = "/dms/node/peers/self"
 _NETWORK_TIMEOUT = 30.0  # ping and connect wait on other machines
 
 _api_option = click.option("--api", default=None, help="API URL or Unix socket path.")
-
-
-def peers_actor(client: ApiClient) -> dict[str, str]:
-    """The handle of the node's peers actor, from the node's own answer to who it is."""
-    me = client.invoke(SELF_BEHAVIOR)
-    return {"did": me["did"], "actor": PEERS_ACTOR_ID, "node": me["address"]}
 
 
 def _brief(rows: list[dict[str, Any]], now: float) -> list[dict[str, Any]]:
@@ -58,7 +59,7 @@ def peers() -> None:
 def list_peers(ctx: CliContext, api: str | None) -> None:
     """Every known peer: state, addresses, RTT, missed heartbeats, score."""
     with find_api(ctx.home, api) as client:
-        rows = client.invoke(LIST_BEHAVIOR, to=peers_actor(client))
+        rows = client.invoke(LIST_BEHAVIOR, to=local_actor(client, PEERS_ACTOR_ID))
     if ctx.output == "table":
         if not rows:
             click.echo("no peers heard from yet")
@@ -76,7 +77,10 @@ def ping(ctx: CliContext, did: str, api: str | None) -> None:
     """Measure the round trip to the peer DID now."""
     with find_api(ctx.home, api) as client:
         answer = client.invoke(
-            PEER_PING_BEHAVIOR, {"did": did}, to=peers_actor(client), timeout=_NETWORK_TIMEOUT
+            PEER_PING_BEHAVIOR,
+            {"did": did},
+            to=local_actor(client, PEERS_ACTOR_ID),
+            timeout=_NETWORK_TIMEOUT,
         )
     emit(ctx, answer)
 
@@ -98,7 +102,7 @@ def self_(ctx: CliContext, api: str | None) -> None:
 def score(ctx: CliContext, api: str | None) -> None:
     """Peers by score, best first (uptime, recency, heartbeat delivery, RTT)."""
     with find_api(ctx.home, api) as client:
-        rows = client.invoke(SCORE_BEHAVIOR, to=peers_actor(client))
+        rows = client.invoke(SCORE_BEHAVIOR, to=local_actor(client, PEERS_ACTOR_ID))
     if ctx.output == "table" and not rows:
         click.echo("no peers heard from yet")
         return
@@ -114,6 +118,9 @@ def connect(ctx: CliContext, address: str, api: str | None) -> None:
     """Ask the mesh for a link to the hub at ADDRESS (e.g. tls://hub.example.org:7422)."""
     with find_api(ctx.home, api) as client:
         answer = client.invoke(
-            CONNECT_BEHAVIOR, {"address": address}, to=peers_actor(client), timeout=_NETWORK_TIMEOUT
+            CONNECT_BEHAVIOR,
+            {"address": address},
+            to=local_actor(client, PEERS_ACTOR_ID),
+            timeout=_NETWORK_TIMEOUT,
         )
     emit(ctx, answer)

@@ -7,17 +7,10 @@ from typing import Any
 
 import click
 
-from nunet.api import ApiClient, find_api
+from nunet.api import find_api
 from nunet.capability.units import describe_size
-from nunet.cli.context import CliContext, emit, output_option, pass_context
+from nunet.cli.context import CliContext, emit, local_actor, output_option, pass_context
 from nunet.matching import INDEX_QUERY_BEHAVIOR, MATCHING_ACTOR_ID, SEARCH_BEHAVIOR
-
-_SELF_BEHAVIOR = "/dms/node/peers/self"
-
-
-def matching_actor(client: ApiClient) -> dict[str, str]:
-    me = client.invoke(_SELF_BEHAVIOR)
-    return {"did": me["did"], "actor": MATCHING_ACTOR_ID, "node": me["address"]}
 
 
 def _weights(values: tuple[str, ...], option: str) -> dict[str, float]:
@@ -114,7 +107,7 @@ def search(
             answer = client.invoke(
                 INDEX_QUERY_BEHAVIOR,
                 {"requirement": spec, "limit": limit},
-                to=matching_actor(client),
+                to=local_actor(client, MATCHING_ACTOR_ID),
             )
             answer["declined"] = answer["considered"] - answer["matched"]
             answer["rejected"] = []
@@ -123,7 +116,7 @@ def search(
             answer = client.invoke(
                 SEARCH_BEHAVIOR,
                 payload,
-                to=matching_actor(client),
+                to=local_actor(client, MATCHING_ACTOR_ID),
                 timeout=timeout + queue_timeout + 30.0,
             )
     if ctx.output != "table":
