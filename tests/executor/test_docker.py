@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import socket
+import tempfile
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
@@ -16,6 +18,7 @@ from nunet.eventlog import Event
 from nunet.executor import (
     ExecutionFailed,
     ExecutionFailedToStart,
+    ExecutionFinished,
     ExecutionPrepared,
     ExecutionRecovered,
     Executor,
@@ -27,6 +30,7 @@ from nunet.executor import (
     State,
 )
 from nunet.executor.docker import DockerEngine, DockerExecutor, RegistryAuth
+from nunet.executor.docker.engine import DEFAULT_SOCKET
 from tests.executor.contract import WAIT_S, ExecutorBackend, ExecutorContract, Opened, texts
 from tests.executor.images import image_id
 
@@ -387,3 +391,95 @@ async def test_registry_credentials_from_the_node_reach_the_registry(
             await executor.close()
     expected = "Basic " + base64.b64encode(b"ann:s3cret").decode()
     assert expected in registry.authorizations
+
+
+class EngineLink:
+    """A Unix-socket relay to the real engine that can be cut: to the executor behind it, a cut
+    is an engine that crashed mid-run (every connection drops, new ones are refused); restoring
+    it is the engine coming back. The real engine and its containers are untouched."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._server: asyncio.Server | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+
+    async def up(self) -> None:
+        self._server = await asyncio.start_unix_server(self._relay, path=str(self.path))
+
+    async def cut(self) -> None:
+        assert self._server is not None
+        self._server.close()
+        for writer in list(self._writers):
+            writer.transport.abort()
+        await self._server.wait_closed()
+        self.path.unlink(missing_ok=True)
+
+    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        engine_reader, engine_writer = await asyncio.open_unix_connection(DEFAULT_SOCKET)
+        self._writers |= {writer, engine_writer}
+
+        async def pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+            try:
+                while chunk := await source.read(65536):
+                    sink.write(chunk)
+                    await sink.drain()
+            except (ConnectionError, OSError):
+                pass
+            finally:
+                sink.transport.abort()
+
+        await asyncio.gather(pipe(reader, engine_writer), pipe(engine_reader, writer))
+        self._writers -= {writer, engine_writer}
+
+
+async def test_an_engine_crash_mid_run_fails_the_job_clearly_and_spares_the_others(
+    tmp_path: Path, docker_backend: DockerBackend
+) -> None:
+    link = EngineLink(Path(tempfile.mkdtemp(prefix="nunet-engine-")) / "docker.sock")
+    await link.up()
+    events: list[Event] = []
+    behind_link = DockerExecutor(
+        events.append,
+        node_id=docker_backend.node_id,
+        engine=DockerEngine(str(link.path)),
+        log_dir=tmp_path,
+    )
+    direct = await docker_backend.open(events.append)
+    crashing = Opened(behind_link, events, docker_backend)
+    other = Opened(direct, events, docker_backend)
+    try:
+        doomed = crashing.spec("echo up; sleep 60")
+        spared = other.spec("sleep 2; echo spared")
+        for opened, spec in ((crashing, doomed), (other, spared)):
+            await opened.executor.prepare(spec)
+            await opened.executor.start(spec.id)
+        async with asyncio.timeout(WAIT_S):
+            async for line in behind_link.logs(doomed.id, follow=True):
+                if line.text == "up":
+                    break
+        await link.cut()
+
+        async with asyncio.timeout(WAIT_S):
+            lost = await behind_link.wait(doomed.id)
+        assert lost.state is State.FAILED
+        assert "lost track of its container: the Docker engine at unix://" in lost.error
+        assert "is not answering" in lost.error
+        finished = [e for e in events if isinstance(e, ExecutionFinished)]
+        assert [e.state for e in finished if e.execution == doomed.id] == ["failed"]
+
+        async with asyncio.timeout(WAIT_S):
+            status = await direct.wait(spared.id)
+        assert (status.state, status.exit_code) == (State.EXITED, 0)
+        assert texts(await other.lines(spared.id)) == ["spared"]
+
+        # The engine comes back: cleaning up the lost job removes its container.
+        await link.up()
+        await behind_link.cleanup(doomed.id)
+        await direct.cleanup(spared.id)
+        assert await docker_backend.leftovers(doomed.id) == []
+        assert await docker_backend.leftovers(spared.id) == []
+    finally:
+        await behind_link.close()
+        await direct.close()
+        with contextlib.suppress(AssertionError):
+            await link.cut()
