@@ -130,6 +130,7 @@ class MatchingActor(Actor):
         self._clock = clock
         self._index = index
         self._rounds: dict[str, tuple[BidRound, asyncio.Event]] = {}
+        self._issued: dict[str, tuple[str, BidTerms]] = {}  # request id -> (orchestrator, bid)
 
     async def on_start(self) -> None:
         await self.subscribe(self._topic)
@@ -172,6 +173,7 @@ class MatchingActor(Actor):
             if not request.explain:
                 return
         else:
+            self._remember(request.orchestrator, terms)
             self._record(
                 BidSent(
                     request_id=request.request_id,
@@ -190,6 +192,21 @@ class MatchingActor(Actor):
             )
         except NunetError as exc:
             log.warning("bid not delivered", request=request.request_id, error=str(exc))
+
+    def issued_bid(self, request_id: str, orchestrator: str) -> BidTerms | None:
+        """The bid this node sent `orchestrator` for `request_id`, while it is valid: a commit
+        is accepted only on the strength of one."""
+        issued = self._issued.get(request_id)
+        if issued is None or issued[0] != orchestrator:
+            return None
+        terms = issued[1]
+        return terms if self._clock() <= terms.valid_until else None
+
+    def _remember(self, orchestrator: str, terms: BidTerms) -> None:
+        now = self._clock()
+        for request_id in [r for r, (_, t) in self._issued.items() if t.valid_until < now]:
+            del self._issued[request_id]
+        self._issued[terms.request_id] = (orchestrator, terms)
 
     def _decide(self, request: BidRequest, now: float) -> BidTerms | DeclineTerms:
         me = self.handle
