@@ -27,9 +27,11 @@ from nunet.peers.presence import (
     LIST_BEHAVIOR,
     PEER_PING_BEHAVIOR,
     PEERS_ACTOR_ID,
+    RTT_BEHAVIOR,
     SCORE_BEHAVIOR,
     PresenceActor,
     ProbeFailed,
+    RttRequest,
 )
 from nunet.peers.table import (
     AddressChanged,
@@ -53,6 +55,7 @@ __all__ = [
     "PING_BEHAVIOR",
     "PRESENCE_BEHAVIOR",
     "PRESENCE_TOPIC",
+    "RTT_BEHAVIOR",
     "SCORE_BEHAVIOR",
     "AddressChanged",
     "CameUp",
@@ -73,6 +76,7 @@ __all__ = [
     "PresenceRefused",
     "ProbeFailed",
     "Restarted",
+    "RttRequest",
     "Transition",
     "UnknownPeer",
     "WentDown",

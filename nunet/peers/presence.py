@@ -4,9 +4,10 @@ table, measures RTTs, and answers the `/dms/node/peers/*` behaviors."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 import structlog
@@ -42,10 +43,19 @@ LIST_BEHAVIOR = "/dms/node/peers/list"
 PEER_PING_BEHAVIOR = "/dms/node/peers/ping"
 SCORE_BEHAVIOR = "/dms/node/peers/score"
 CONNECT_BEHAVIOR = "/dms/node/peers/connect"
+RTT_BEHAVIOR = "/dms/node/peers/rtt"
+MAX_RTT_PEERS = 256
 
 
 class PingRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     did: str
+
+
+class RttRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """`/dms/node/peers/rtt`: this node's round-trip time to each of `peers` (a placement asks
+    its candidates this to check an ensemble's edge constraints)."""
+
+    peers: Annotated[list[str], msgspec.Meta(max_length=MAX_RTT_PEERS)]
 
 
 class ConnectRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -74,7 +84,7 @@ class PresenceActor(Actor):
     # Behaviors that wait on the network run beside the mailbox, so a slow or dead peer never
     # holds up the presences behind them (which would make the table see silence that is not
     # there).
-    beside_mailbox = frozenset((PEER_PING_BEHAVIOR, CONNECT_BEHAVIOR))
+    beside_mailbox = frozenset((PEER_PING_BEHAVIOR, CONNECT_BEHAVIOR, RTT_BEHAVIOR))
 
     def __init__(
         self,
@@ -192,6 +202,27 @@ class PresenceActor(Actor):
             "rtt_seconds": rtt,
             "smoothed_rtt_seconds": peer.rtt_smoothed if peer is not None else rtt,
         }
+
+    @behavior(RTT_BEHAVIOR, payload_type=RttRequest, public=True)
+    async def rtt_to(self, message: Message) -> dict[str, float | None]:
+        """Smoothed RTT in seconds to each peer asked about; a peer known but never measured is
+        pinged now; an unknown or unanswering one is None. Public: it tells what presence pings
+        already show any peer."""
+        peers: list[str] = list(dict.fromkeys(message.payload.peers))
+
+        async def one(did: str) -> float | None:
+            if did == self.handle.did:
+                return 0.0
+            if did not in self._table:
+                return None
+            smoothed = self._table.get(did).rtt_smoothed
+            if smoothed is not None:
+                return smoothed
+            with contextlib.suppress(ProbeFailed):
+                return await self._probe(did)
+            return None
+
+        return dict(zip(peers, await asyncio.gather(*(one(did) for did in peers)), strict=True))
 
     @behavior(CONNECT_BEHAVIOR, payload_type=ConnectRequest)
     async def connect(self, message: Message) -> dict[str, str]:

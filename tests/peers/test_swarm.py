@@ -20,9 +20,11 @@ from nunet.peers import (
     CONNECT_BEHAVIOR,
     LIST_BEHAVIOR,
     PEER_PING_BEHAVIOR,
+    PEERS_ACTOR_ID,
     PING_BEHAVIOR,
     PRESENCE_BEHAVIOR,
     PRESENCE_TOPIC,
+    RTT_BEHAVIOR,
     SCORE_BEHAVIOR,
     PeerDown,
     PeerJoined,
@@ -104,6 +106,30 @@ async def test_ping_of_an_unknown_or_unreachable_peer_is_a_clear_error(swarm: Sw
     assert b.did in gone.value.remote_message
     with pytest.raises(RemoteError) as bad:
         await ask(a, PEER_PING_BEHAVIOR, {"nope": 1})
+    assert bad.value.code == "invalid-payload"
+
+
+async def test_any_peer_may_ask_a_node_its_rtt_to_others_and_the_unknown_read_none(
+    swarm: Swarm,
+) -> None:
+    a, b, c = await swarm.open("a"), await swarm.open("b"), await swarm.open("c")
+    await joined(a, b)
+    await joined(c, a)
+    stranger = KeyPair.generate().did
+    # c asks a, a remote node, with no capability granted: the behavior is public.
+    answer = await c.invoke_as_user(
+        RTT_BEHAVIOR,
+        {"peers": [b.did, a.did, stranger, b.did]},
+        to=a.system.handle_of(PEERS_ACTOR_ID),
+        timeout=WAIT,
+    )
+    assert set(answer) == {b.did, a.did, stranger}
+    assert answer[b.did] is not None
+    assert answer[b.did] >= 0.0
+    assert answer[a.did] == 0.0  # itself
+    assert answer[stranger] is None
+    with pytest.raises(RemoteError) as bad:
+        await ask(a, RTT_BEHAVIOR, {"peers": "not-a-list"})
     assert bad.value.code == "invalid-payload"
 
 
