@@ -115,6 +115,16 @@ class Revert(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tr
     reason: Annotated[str, msgspec.Meta(max_length=1024)] = ""
 
 
+class Reverted(msgspec.Struct, frozen=True, kw_only=True):
+    """The answer to `Revert`: `released` is False when nothing was held (already reverted,
+    expired, or never committed here)."""
+
+    deployment: str
+    node: str
+    released: bool
+    allocations: tuple[str, ...] = ()  # the allocations stopped and cleaned
+
+
 class Allocate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """Phase two: create one allocation actor per order (image resolved, not started)."""
 
