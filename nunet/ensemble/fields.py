@@ -81,7 +81,12 @@ def suggest(word: str, choices: Iterable[str]) -> str:
     return f"; known keys: {', '.join(sorted(choices))}"
 
 
+ROOT = "(document)"  # the path of the document itself
+
+
 def join(path: str, key: str | int) -> str:
+    if path == ROOT:
+        path = ""
     if isinstance(key, int):
         return f"{path}[{key}]"
     return f"{path}.{key}" if path else key

@@ -12,7 +12,7 @@ import yaml
 
 from nunet.ensemble import rules
 from nunet.ensemble.errors import EnsembleError, Problem
-from nunet.ensemble.fields import Collector
+from nunet.ensemble.fields import ROOT, Collector
 from nunet.ensemble.model import Ensemble
 from nunet.ensemble.reader import NATIVE_VERSION, read_native
 from nunet.ensemble.v1 import V1_VERSION, Renames, translate_v1
@@ -34,11 +34,13 @@ def load_ensemble(data: object) -> Ensemble:
             f"or {V1_VERSION} (NuNet DMS)",
         )
         raise EnsembleError(c.problems)
-    ensemble = c.call(None, "(document)", read_native, doc, c)
+    translated = len(c.problems)  # the translator's problems already carry V1 paths
+    ensemble = c.call(None, ROOT, read_native, doc, c)
     if ensemble is not None:
         c.problems += _cross_checked(ensemble, c.problems)
     if c.problems or ensemble is None:
-        raise EnsembleError(_v1_paths(c.problems, renames))
+        native = c.problems[translated:]
+        raise EnsembleError(c.problems[:translated] + _v1_paths(native, renames))
     return ensemble
 
 

@@ -102,7 +102,7 @@ _SCHEMES = ("s3://", "nunet://", "http://", "https://", "file://", "inline:")
 
 def read_native(doc: object, c: Collector, *, prefix: str = "", nested: bool = False) -> Ensemble:
     """An Ensemble from a native document; problems go to `c` (the caller raises)."""
-    root = f.mapping(doc, prefix.rstrip(".") or "(document)", "{version: nunet/v1, ...}")
+    root = f.mapping(doc, prefix.rstrip(".") or f.ROOT, "{version: nunet/v1, ...}")
     c.known(root, ENSEMBLE_KEYS, prefix.rstrip("."))
     at = prefix.rstrip(".")
     _version(root, c, at, nested)
@@ -240,8 +240,10 @@ def _choice(value: object, path: str, kind: type[E]) -> E:
     choices = [member.value for member in kind]
     word = f.text(value, path)
     if word not in choices:
+        what = path.rpartition(".")[2]
         raise FieldError(
-            path, f"{word!r} is not one of {', '.join(choices)}{_close(word, choices)}"
+            path,
+            f"{word!r} is not a {what}; use one of {', '.join(choices)}{_close(word, choices)}",
         )
     return kind(word)
 

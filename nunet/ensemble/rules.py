@@ -28,6 +28,8 @@ def check(ensemble: Ensemble, c: Collector) -> None:
     paths: dict[str, str] = {}
     _dependency_graph(ensemble, "", "", graph, paths)
     for cycle in find_cycles(graph):
+        if len(cycle) == 1:
+            continue  # depending on itself is reported where it is written
         c.add(paths[cycle[0]], describe_cycle(cycle))
 
 
@@ -221,9 +223,9 @@ def _node_constraints(e: Ensemble, c: Collector, at: str) -> None:
         hosted = {a: e.allocations[a] for a in spec.allocations if a in e.allocations}
         if len(hosted) != len(spec.allocations):
             continue  # placement already reported the unknown names
-        # Locations were checked above, under the paths the document uses.
+        # Locations and the peer were checked above, under the paths the document uses.
         combined = msgspec.structs.replace(
-            spec.requirement(hosted), accept_locations=(), reject_locations=()
+            spec.requirement(hosted), accept_locations=(), reject_locations=(), accept_peers=()
         )
         try:
             validate_requirement(combined, field=f"{path}.require")
