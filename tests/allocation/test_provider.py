@@ -25,6 +25,7 @@ from nunet.allocation import (
     AllocationCommitted,
     AllocationRecovered,
     AllocationReverted,
+    AllocationStateChanged,
     CommitRefused,
     HealthCheck,
     LogEntry,
@@ -40,6 +41,7 @@ from nunet.network import InMemoryNetwork
 from tests.allocation.harness import (
     Deployer,
     MiB,
+    Orchestrator,
     allocation_handle,
     containers_of,
     orchestrator_node,
@@ -387,3 +389,25 @@ async def test_a_restarted_provider_readopts_its_running_allocation(
                     assert second.free().cpu == 2.0
     finally:
         await remove_containers_of(key.did)
+
+
+async def test_a_state_change_while_the_orchestrator_is_away_reaches_it_when_it_is_back(
+    deployer: Deployer, image: str
+) -> None:
+    allocated = await deployer.deploy([task("job", image, "sleep 0.3 && echo done")])
+    await deployer.ask(START_BEHAVIOR, ask("job"), to=allocated.allocations["job"])
+    orchestrator = deployer.orchestrator
+    await orchestrator.report_where(lambda r: r.state == "running")
+    system = deployer.node.system
+    await system.stop(orchestrator.handle.actor)  # the orchestrator goes away
+    _, exited = await wait_for_event(
+        deployer.provider.node.log, AllocationStateChanged, lambda e: e.state == "exited"
+    )
+    assert exited.exit_code == 0  # the allocation ran on without it
+    back = Orchestrator()
+    await system.spawn(back, "orchestrator/dep1")  # the same handle as before
+    report = await back.report_where(lambda r: r.kind == "state")
+    assert (report.state, report.exit_code) == ("exited", 0)
+    assert report.seq > max(r.seq for r in orchestrator.reports)
+    deployer.orchestrator = back
+    await deployer.revert()
