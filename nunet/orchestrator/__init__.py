@@ -1,7 +1,9 @@
 """Orchestration: a deployment's lifecycle, its events and state, placement of ensemble nodes on
 bidders, and its supervision tree — pure cores the orchestrator actor drives.
 
-Public names are re-exported here; the modules behind them are private.
+Public names are re-exported here; the modules behind them are private. The assignment
+function is `nunet.orchestrator.assign.assign` (not re-exported: the package's `assign`
+attribute stays the module).
 """
 
 from nunet.orchestrator.allocation_view import (
@@ -18,7 +20,6 @@ from nunet.orchestrator.assign import (
     Placement,
     Reason,
     Unassignable,
-    assign,
     fits_together,
 )
 from nunet.orchestrator.events import (
@@ -146,7 +147,6 @@ __all__ = [
     "Unassignable",
     "UnknownAllocation",
     "accepts",
-    "assign",
     "fits_together",
     "is_terminal",
     "lifecycle_input",
