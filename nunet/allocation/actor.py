@@ -260,10 +260,10 @@ class AllocationActor(Actor):
     async def _start(self, execution: str, *, fresh: bool, previous: str = "") -> None:
         """Start (a restart first cleans the previous run and prepares a new one), bounded by
         the order's start timeout; then watch it."""
-        executor = self._require_executor()
         limit = self.order.start_timeout_seconds
         error = ""
         try:
+            executor = self._require_executor()
             async with asyncio.timeout(limit):
                 if previous:
                     await self._discard(previous)
