@@ -109,6 +109,8 @@ def _awaited_completion(services: Any) -> set[str]:
 
 def _service(key: str, service: Fields, one_shot: bool) -> Workload | None:
     image = service.text("image")
+    if image is not None and not image.strip():
+        raise TranslateError(service.at("image"), "required (it is empty)")
     if image is None:
         if service.has("build"):
             service.drop("build", "a build-only service: build and push the image, then name it")

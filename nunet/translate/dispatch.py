@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from nunet.ensemble import EnsembleError, load_ensemble
 from nunet.translate.compose import read_compose
 from nunet.translate.document import build_document
 from nunet.translate.errors import TranslateError
@@ -12,6 +13,8 @@ from nunet.translate.nomad import read_nomad
 from nunet.translate.reading import DropLog
 from nunet.translate.result import SOURCES, Source, Translation
 from nunet.translate.texts import hcl_document, yaml_documents
+
+INVALID = "the translated ensemble is not valid"
 
 
 def translate(text: str, source: Source | None = None, *, name: str | None = None) -> Translation:
@@ -35,8 +38,28 @@ def translate(text: str, source: Source | None = None, *, name: str | None = Non
         title, workloads = read_nomad(
             hcl if hcl is not None else _single(documents, "a Nomad job"), log, hcl=hcl is not None
         )
-    document = build_document(title, workloads, log, found)
+    origins: dict[str, str] = {}
+    document = build_document(title, workloads, log, found, origins)
+    _check(document, origins)
     return Translation(document=document, dropped=tuple(log.items), source=found)
+
+
+def _check(document: dict[str, Any], origins: dict[str, str]) -> None:
+    """The last guard: what the ensemble reader refuses is refused here, each problem shown at
+    the source of the allocation or node it is in (`services.api: execution.working_dir: ...`)."""
+    try:
+        load_ensemble(document)
+    except EnsembleError as exc:
+        shown = []
+        for problem in exc.problems:
+            head, _, rest = problem.path.partition(".")
+            name, _, field = rest.partition(".")
+            origin = origins.get(f"{head}.{name}")
+            where = f"{origin or problem.path}{': ' + field if origin and field else ''}"
+            shown.append(f"{where}: {problem.message}")
+        first, *others = shown
+        more = "".join(f"; {item}" for item in others)
+        raise TranslateError("", f"{first}{more} ({INVALID})") from None
 
 
 def detect(documents: list[Any], hcl: dict[str, Any] | None) -> Source:

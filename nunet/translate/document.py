@@ -29,9 +29,16 @@ def ensemble_name(text: str) -> str:
 
 
 def build_document(
-    name: str, workloads: Iterable[Workload], log: DropLog, source: Source
+    name: str,
+    workloads: Iterable[Workload],
+    log: DropLog,
+    source: Source,
+    origins: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """The ensemble document; what it cannot express goes to `log`."""
+    """The ensemble document; what it cannot express goes to `log`. `origins`, when given, is
+    filled with where each allocation and node came from (`allocations.web-0` → its source
+    path), so a problem found in the document can be shown at its source."""
+    origins = {} if origins is None else origins
     plan = list(workloads)
     if not plan:
         raise TranslateError("", "nothing to translate: the source defines no workload")
@@ -55,7 +62,9 @@ def build_document(
                 if depends:
                     allocation["depends_on"] = depends
                 allocations[members[container.name]] = allocation
+                origins[f"allocations.{members[container.name]}"] = container.path
             nodes[node] = _node(workload, replica, members, published, log)
+            origins[f"nodes.{node}"] = workload.path
     for workload in plan:
         _aliases(workload, naming, allocations, log)
     document: dict[str, Any] = {

@@ -130,27 +130,33 @@ def _prefix(index: int, manifest: Any) -> str:
     return f"documents[{index}]"
 
 
-def _metadata(fields: Fields) -> str:
+def _metadata(fields: Fields, *, selectable: bool = False) -> tuple[str, dict[str, str]]:
+    """The manifest's name, and its labels when Services select by them (a Pod's own)."""
     meta = fields.fields("metadata")
     if meta is None:
-        raise TranslateError(fields.at("metadata.name"), "required")
+        raise TranslateError(join(fields.at("metadata"), "name"), "required")
     name = meta.text("name", required=True) or ""
     namespace = meta.text("namespace")
     if namespace not in (None, "default"):
         meta.log.drop(meta.at("namespace"), namespace, "ensembles have no namespaces")
-    meta.drop("labels", _NO_LABELS)
+    labels: dict[str, str] = {}
+    if selectable:
+        labels = {k: env_value(v, meta.at("labels")) for k, v in meta.mapping("labels").items()}
+    else:
+        meta.drop("labels", _NO_LABELS)
     meta.drop("annotations", _NO_LABELS)
     meta.close()
-    return name
+    return name, labels
 
 
 def _workload(kind: str, fields: Fields) -> _Pod:
-    name = _metadata(fields)
+    name, own_labels = _metadata(fields, selectable=kind == "Pod")
     spec = fields.fields("spec")
     if spec is None:
         raise TranslateError(fields.at("spec"), "required")
+    path = join(fields.at("metadata"), "name")
     if kind == "Pod":
-        pod = _pod_spec(name, fields.path, spec, {}, kind)
+        pod = _pod_spec(name, path, spec, own_labels, kind)
         fields.close()
         return pod
     template = spec.fields("template")
@@ -170,7 +176,7 @@ def _workload(kind: str, fields: Fields) -> _Pod:
         raise TranslateError(template.at("spec"), "required")
     template.close()
     spec.skip("selector")  # the template's labels, which the Services below match
-    pod = _pod_spec(name, fields.path, pod_spec, labels, kind)
+    pod = _pod_spec(name, path, pod_spec, labels, kind)
     workload = pod.workload
     if kind == "Job":
         workload = _job(spec, workload)
@@ -306,17 +312,24 @@ def _node_selector(spec: Fields) -> tuple[str, ...]:
     for key, value in selector.data.items():
         selector.skip(key)
         text = env_value(value, selector.at(key))
-        if key in ("kubernetes.io/arch", "beta.kubernetes.io/arch"):
+        if not _plain(text):
+            selector.log.drop(selector.at(key), text, "a node selector needs a plain value")
+        elif key in ("kubernetes.io/arch", "beta.kubernetes.io/arch"):
             require.append(f"arch={normalise_architecture(text)}")
         elif key in ("kubernetes.io/os", "beta.kubernetes.io/os"):
             require.append(f"os={text}")
-        elif all(ch.isalnum() or ch in "_-" for ch in key) and "," not in text:
+        elif all(ch.isalnum() or ch in "_-" for ch in key) and _plain(text):
             require.append(f"label.{key}={text}")
         else:
             selector.log.drop(
                 selector.at(key), text, "only arch, os and plain labels select machines"
             )
     return tuple(require)
+
+
+def _plain(text: str) -> bool:
+    """Text a requirement spec item can carry as it is (`label.k=v`)."""
+    return bool(text.strip()) and not any(ch in text for ch in ",= ")
 
 
 def _container(
@@ -486,7 +499,7 @@ def _container_ports(item: Fields, container: str, pod: _Pod) -> list[Port]:
 
 
 def _service(service: Fields, pods: list[_Pod]) -> list[_Pod]:
-    name = _metadata(service)
+    name, _ = _metadata(service)
     spec = service.fields("spec")
     if spec is None:
         raise TranslateError(service.at("spec"), "required")

@@ -169,7 +169,9 @@ def read_nomad(document: Any, log: DropLog, *, hcl: bool) -> tuple[str, list[Wor
     job.close()
     running = [w for w in workloads if w.replicas > 0]
     if not running:
-        raise TranslateError(job.at(form.key("group")), "every group has count 0: nothing runs")
+        raise TranslateError(
+            job.at(form.key("group")), "no group runs anything (count 0, or no docker task)"
+        )
     return name, running
 
 
@@ -197,7 +199,8 @@ def _job_fields(document: Any, log: DropLog, form: _Form) -> Fields:
         if "Job" in top.data:
             job = top.fields("Job")
             top.close()
-            assert job is not None  # "Job" is in the data; Fields.of refused anything else
+            if job is None:
+                raise TranslateError("Job", "required: the job (it is null)")
             return job
         if "job" in top.data:
             raise TranslateError(
@@ -241,6 +244,11 @@ def _location(text: str) -> str | None:
     return text
 
 
+def _plain(text: str) -> bool:
+    """Text a requirement spec item can carry as it is (`label.k=v`)."""
+    return bool(text.strip()) and not any(ch in text for ch in ",={}$ ")
+
+
 def _datacenters(job: Fields, form: _Form, placement: _Placement) -> None:
     key = form.key("datacenters")
     names = job.strings(key) or []
@@ -271,13 +279,15 @@ def _constraints(fields: Fields, form: _Form, placement: _Placement) -> None:
         constraint.close()
         shown = f"{attribute} {operator} {value}".strip()
         equal = operator in ("=", "==")
-        if operator not in ("=", "==", "!="):
+        if not _plain(value):
+            fields.log.drop(constraint.path, shown, "a constraint needs a plain value")
+        elif operator not in ("=", "==", "!="):
             fields.log.drop(constraint.path, shown, f"the operator {operator} is not expressible")
         elif attribute == "${attr.cpu.arch}" and equal:
             placement.require += (f"arch={normalise_architecture(value)}",)
         elif attribute in ("${attr.kernel.name}", "${attr.os.name}") and equal:
             placement.require += (f"os={value}",)
-        elif attribute.startswith("${meta.") and attribute.endswith("}") and equal:
+        elif attribute.startswith("${meta.") and _plain(attribute[7:-1]) and equal:
             placement.require += (f"label.{attribute[7:-1]}={value}",)
         elif attribute in ("${node.datacenter}", "${node.region}") and _location(value):
             if equal:
