@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from nunet.actor import events as actor_events
+from nunet.allocation import events as allocation_events
 from nunet.eventlog import events as eventlog_events
 from nunet.eventlog.catalogue import Catalogue
 from nunet.eventlog.projection import Projection
@@ -17,6 +18,7 @@ from nunet.executor import events as executor_events
 from nunet.matching import events as matching_events
 from nunet.mesh import events as mesh_events
 from nunet.onboarding import events as onboarding_events
+from nunet.orchestrator import events as orchestrator_events
 from nunet.peers import events as peers_events
 from nunet.replication import events as replication_events
 
@@ -32,6 +34,8 @@ def full_catalogue() -> Catalogue:
         *onboarding_events.EVENTS,
         *matching_events.EVENTS,
         *executor_events.EVENTS,
+        *allocation_events.EVENTS,
+        *orchestrator_events.EVENTS,
         upcasters=(*eventlog_events.UPCASTERS,),
     )
 

@@ -6,7 +6,9 @@ import click
 
 from nunet.cli.actor import actor
 from nunet.cli.cap import cap
+from nunet.cli.deploy import deploy, deployments
 from nunet.cli.devstack import devstack
+from nunet.cli.ensemble import validate
 from nunet.cli.events import events
 from nunet.cli.key import key
 from nunet.cli.node import init, run, wait_ready
@@ -14,6 +16,7 @@ from nunet.cli.onboarding import benchmark, hardware, offboard, onboard, status
 from nunet.cli.peers import peers
 from nunet.cli.search import search
 from nunet.cli.swarm import swarm
+from nunet.cli.translate import translate_command
 
 ALL: list[click.Command] = [
     init,
@@ -30,6 +33,10 @@ ALL: list[click.Command] = [
     benchmark,
     hardware,
     search,
+    validate,
+    translate_command,
+    deploy,
+    deployments,
     swarm,
     devstack,
 ]

@@ -204,6 +204,17 @@ def _check_url(field: str, url: str, schemes: tuple[str, ...]) -> None:
         raise ConfigError(f"{field}: {url!r} must name a host and a port")
 
 
+class OrchestratorConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """How this node's orchestrators deploy: bid rounds, commits, heartbeats, queueing."""
+
+    bid_timeout_seconds: Annotated[float, msgspec.Meta(gt=0, le=60)] = 1.0
+    commit_timeout_seconds: Annotated[float, msgspec.Meta(gt=0, le=300)] = 10.0
+    hold_seconds: Annotated[float, msgspec.Meta(gt=0, le=3600)] = 60.0  # a commit's reservation
+    heartbeat_seconds: Annotated[float, msgspec.Meta(gt=0, le=300)] = 1.0
+    missed_heartbeats: Annotated[int, msgspec.Meta(ge=2, le=100)] = 4  # then the machine is lost
+    queue_timeout_seconds: Annotated[float, msgspec.Meta(ge=0, le=30 * 86_400)] = 300.0
+
+
 class NodeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     node_key: str = "dms"
     user_key: str = "user"
@@ -215,6 +226,7 @@ class NodeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     onboarding: OnboardingConfig = OnboardingConfig()
     matching: MatchingConfig = MatchingConfig()
     index: IndexConfig = IndexConfig()
+    orchestrator: OrchestratorConfig = OrchestratorConfig()
     executors: ExecutorsConfig = ExecutorsConfig()
     max_envelope_bytes: Annotated[int, msgspec.Meta(ge=1024, le=64 << 20)] = 1 << 20
     clock_skew_seconds: Positive = 30.0

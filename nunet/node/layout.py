@@ -16,6 +16,8 @@ class NodeLayout:
         self.projections = home / "log" / "projections.db"
         self.store = home / "store.db"
         self.executions = home / "executions"  # per executor: logs and state of executions
+        self.allocations = home / "allocations"  # provider: files of the allocations it runs
+        self.results = home / "results"  # orchestrator: what ended allocations left (logs)
         self.config = home / "config.yaml"
         self.api_info = home / "api.json"
         self.api_socket = home / "api.sock"

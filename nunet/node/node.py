@@ -22,6 +22,8 @@ from nunet.actor import (
     Supervisor,
 )
 from nunet.actor.ratelimit import RateLimits
+from nunet.allocation import PROVIDER_ACTOR_ID, OnboardingReservations, ProviderActor
+from nunet.capability.model import Requirement
 from nunet.catalogue import known_projections
 from nunet.db import DocumentStore, SQLiteDocumentStore
 from nunet.eventlog import (
@@ -36,10 +38,13 @@ from nunet.executor import Executor
 from nunet.identity import KeyPair, KeyStore
 from nunet.index import CapabilityIndex
 from nunet.matching import MATCHING_ACTOR_ID, MatchingActor, RankerChain
+from nunet.matching.bid import BidTerms
+from nunet.matching.errors import MatchingError
+from nunet.matching.round import RoundResult
 from nunet.mesh.events import MeshServerGaveUp
 from nunet.network import Transport
 from nunet.node.capability_index import start_index_feed
-from nunet.node.config import NodeConfig
+from nunet.node.config import NodeConfig, OrchestratorConfig
 from nunet.node.event_store import open_node_log
 from nunet.node.executors import open_executors
 from nunet.node.layout import NodeLayout
@@ -47,6 +52,9 @@ from nunet.node.mesh import NodeMesh, join_swarm, open_mesh
 from nunet.node.node_actor import NODE_ACTOR_ID, NodeActor
 from nunet.node.user_agent import USER_ACTOR_ID, UserAgent
 from nunet.onboarding import ONBOARDING_ACTOR_ID, OnboardingActor, offering_of
+from nunet.orchestrator.actor import OrchestratorSettings
+from nunet.orchestrator.behaviors import DEPLOYMENTS_ACTOR_ID
+from nunet.orchestrator.deployments import DeploymentsActor
 from nunet.peers import PEERS_ACTOR_ID, Links, PeerState, PresenceActor
 from nunet.ucan import CapabilityContext, FileAnchorStore, anchor_path
 
@@ -76,6 +84,32 @@ def _peer_rtt(system: ActorSystem, did: str) -> float | None:
     if presence is None or did not in presence.table:
         return None
     return presence.table.get(did).rtt_smoothed
+
+
+def _matching(system: ActorSystem) -> MatchingActor:
+    actor = system.actor(MATCHING_ACTOR_ID)
+    if not isinstance(actor, MatchingActor):
+        raise MatchingError("the matching actor is not running (it is being restarted)")
+    return actor
+
+
+def _issued_bid(system: ActorSystem, request_id: str, orchestrator: str) -> BidTerms | None:
+    actor = system.actor(MATCHING_ACTOR_ID)
+    return actor.issued_bid(request_id, orchestrator) if isinstance(actor, MatchingActor) else None
+
+
+async def _bid_round(system: ActorSystem, requirement: Requirement, timeout: float) -> RoundResult:
+    return await _matching(system).bid_round(requirement, timeout=timeout)
+
+
+def orchestrator_settings(config: OrchestratorConfig) -> OrchestratorSettings:
+    return OrchestratorSettings(
+        bid_timeout=config.bid_timeout_seconds,
+        commit_timeout=config.commit_timeout_seconds,
+        hold_seconds=config.hold_seconds,
+        heartbeat_seconds=config.heartbeat_seconds,
+        missed_heartbeats=config.missed_heartbeats,
+    )
 
 
 def _live_nodes(system: ActorSystem) -> int | None:
@@ -245,6 +279,28 @@ class Node:
                             bid_validity_seconds=config.matching.bid_validity_seconds,
                             clock_skew_seconds=config.clock_skew_seconds,
                             index=index,
+                        ),
+                    ),
+                    Child(
+                        ChildSpec(PROVIDER_ACTOR_ID),
+                        lambda: ProviderActor(
+                            executors=executors,
+                            issued_bid=lambda request, orchestrator: _issued_bid(
+                                system, request, orchestrator
+                            ),
+                            reservations=OnboardingReservations(system),
+                            work_dir=layout.allocations,
+                        ),
+                    ),
+                    Child(
+                        ChildSpec(DEPLOYMENTS_ACTOR_ID),
+                        lambda: DeploymentsActor(
+                            bid_round=lambda requirement, timeout: _bid_round(
+                                system, requirement, timeout
+                            ),
+                            results_dir=layout.results,
+                            settings=orchestrator_settings(config.orchestrator),
+                            default_queue_timeout=config.orchestrator.queue_timeout_seconds,
                         ),
                     ),
                 ],

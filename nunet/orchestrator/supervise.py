@@ -1,0 +1,193 @@
+"""The ensemble's supervisor tree, fed from what providers report.
+
+`Supervision` turns the flattened ensemble's supervisor spec into a pure `SupervisionTree`
+(children ordered so every allocation starts after what it depends on) and translates: an
+allocation's reported view into the tree's leaf events, and the tree's commands into what the
+orchestrator carries out. It holds the tree; it does no I/O.
+
+Rules
+-----
+- Restart types: `always` → permanent, `on-failure` → transient, `never` → temporary.
+- An allocation has started (for its supervisor) when it runs — and, with a health check,
+  once it is healthy; a task that exits 0 before anyone saw it run started and ended normally.
+- Ended on its own: exit code 0 is a normal exit, anything else (or `failed`) abnormal; a
+  running service whose health check fails counts as an abnormal exit.
+- Losing a machine is not an allocation's failure: the orchestrator starts the node's
+  allocations elsewhere and the tree is not told.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from nunet.actor.supervision import ChildStatus, Restart
+from nunet.actor.supervision import Strategy as OtpStrategy
+from nunet.ensemble import FlatEnsemble, SupervisorSpec
+from nunet.ensemble import Restart as RestartPolicy
+from nunet.ensemble import Strategy as EnsembleStrategy
+from nunet.orchestrator.state import AllocationView
+from nunet.orchestrator.tree import (
+    AllocationExited,
+    AllocationStarted,
+    AllocationStartFailed,
+    AllocationStopped,
+    Escalated,
+    LeafEvent,
+    Restarted,
+    StartAllocation,
+    StopAllocation,
+    SupervisionTree,
+    TreeCommand,
+    TreeSpec,
+)
+
+STRATEGIES = {
+    EnsembleStrategy.ONE_FOR_ONE: OtpStrategy.ONE_FOR_ONE,
+    EnsembleStrategy.ALL_FOR_ONE: OtpStrategy.ALL_FOR_ONE,
+    EnsembleStrategy.REST_FOR_ONE: OtpStrategy.REST_FOR_ONE,
+}
+RESTARTS = {
+    RestartPolicy.ALWAYS: Restart.PERMANENT,
+    RestartPolicy.ON_FAILURE: Restart.TRANSIENT,
+    RestartPolicy.NEVER: Restart.TEMPORARY,
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Actions:
+    """What the tree decided, for the orchestrator to carry out in this order."""
+
+    stop: tuple[str, ...] = ()
+    start: tuple[str, ...] = ()
+    restarted: tuple[Restarted, ...] = ()
+    escalated: tuple[Escalated, ...] = ()
+
+    def __add__(self, other: Actions) -> Actions:
+        return Actions(
+            stop=self.stop + other.stop,
+            start=self.start + other.start,
+            restarted=self.restarted + other.restarted,
+            escalated=self.escalated + other.escalated,
+        )
+
+
+def tree_spec(flat: FlatEnsemble) -> TreeSpec:
+    """The flattened ensemble's supervisor as a tree spec, children in dependency order."""
+    rank = {name: wave for wave, names in enumerate(flat.start_order()) for name in names}
+
+    def convert(spec: SupervisorSpec, name: str) -> tuple[TreeSpec, int]:
+        children: list[tuple[int, int, str | TreeSpec]] = []
+        for index, child in enumerate(spec.children):
+            if child.supervisor is not None:
+                sub, first = convert(child.supervisor, f"s{index}")
+                children.append((first, index, sub))
+            else:
+                children.append((rank[child.allocation], index, child.allocation))
+        children.sort(key=lambda c: (c[0], c[1]))
+        first = min((c[0] for c in children), default=0)
+        return (
+            TreeSpec(
+                strategy=STRATEGIES[spec.strategy],
+                children=tuple(c[2] for c in children),
+                max_restarts=spec.intensity.restarts,
+                period_seconds=spec.intensity.period,
+                name=name,
+            ),
+            first,
+        )
+
+    return convert(flat.supervisor, "")[0]
+
+
+class Supervision:
+    """The deployment's tree and the translation to and from it."""
+
+    def __init__(self, flat: FlatEnsemble) -> None:
+        self._flat = flat
+        self.tree = SupervisionTree.build(
+            tree_spec(flat),
+            {name: RESTARTS[a.allocation.restart] for name, a in flat.allocations.items()},
+        )
+
+    @property
+    def started(self) -> bool:
+        return self.tree.phase is not None
+
+    def start(self, now: float) -> Actions:
+        self.tree, commands = self.tree.start(now)
+        return _actions(commands)
+
+    def observe(self, name: str, view: AllocationView, now: float) -> Actions:
+        """The tree's decisions after `name`'s latest reported view."""
+        actions = Actions()
+        for event in self._events(name, view):
+            self.tree, commands = self.tree.step(event, now)
+            actions += _actions(commands)
+        return actions
+
+    def start_failed(self, name: str, reason: str, now: float) -> Actions:
+        """`name` did not come up in time."""
+        if self.tree.leaf_status(name) is not ChildStatus.STARTING:
+            return Actions()
+        self.tree, commands = self.tree.step(AllocationStartFailed(name, reason), now)
+        return _actions(commands)
+
+    def status(self, name: str) -> ChildStatus:
+        return self.tree.leaf_status(name)
+
+    def busy(self) -> bool:
+        """Whether any allocation is being started or stopped by its supervisor."""
+        return any(
+            self.tree.leaf_status(name) in (ChildStatus.STARTING, ChildStatus.STOPPING)
+            for name in self.tree.leaves
+        )
+
+    def _events(self, name: str, view: AllocationView) -> list[LeafEvent]:
+        status = self.tree.leaf_status(name)
+        state = view.state.value
+        has_check = self._flat.allocations[name].allocation.healthcheck is not None
+        up = state == "running" and (not has_check or view.healthy is True)
+        ended = state in ("exited", "failed")
+        normal = state == "exited" and view.exit_code == 0
+        reason = view.error or (
+            f"exit code {view.exit_code}" if view.exit_code not in (None, 0) else state
+        )
+        if status is ChildStatus.STARTING:
+            if up:
+                return [AllocationStarted(name)]
+            if ended and normal:
+                return [AllocationStarted(name), AllocationExited(name, True, "exited 0")]
+            if ended or state == "stopped":
+                return [AllocationStartFailed(name, reason)]
+            return []
+        if status is ChildStatus.RUNNING:
+            if ended:
+                return [AllocationExited(name, normal, reason)]
+            if state == "stopped":
+                return [AllocationExited(name, False, "stopped by its machine")]
+            if state == "running" and has_check and view.healthy is False:
+                return [AllocationExited(name, False, "its health check failed")]
+            return []
+        if status is ChildStatus.STOPPING and (ended or state == "stopped"):
+            return [AllocationStopped(name)]
+        return []
+
+
+def _actions(commands: tuple[TreeCommand, ...]) -> Actions:
+    stop: list[str] = []
+    start: list[str] = []
+    restarted: list[Restarted] = []
+    escalated: list[Escalated] = []
+    for command in commands:
+        match command:
+            case StopAllocation():
+                stop.append(command.allocation)
+            case StartAllocation():
+                start.append(command.allocation)
+            case Restarted():
+                restarted.append(command)
+            case Escalated():
+                escalated.append(command)
+            case _:
+                pass
+    return Actions(tuple(stop), tuple(start), tuple(restarted), tuple(escalated))

@@ -1,0 +1,113 @@
+"""Whole nodes (Node.open: log, actors, the Docker executor on this machine's engine) on one
+in-memory network, onboarded, deploying ensembles through the deployments actor as their user
+would. The network is the only stand-in (the transport contract runs against NATS in
+tests/network; the multi-process swarm on real NATS is tests/orchestrator/test_devstack.py)."""
+
+from __future__ import annotations
+
+import asyncio
+from contextlib import AsyncExitStack
+from pathlib import Path
+from typing import Any
+
+from nunet.identity import KeyStore
+from nunet.network import InMemoryNetwork, InMemoryTransport
+from nunet.node import Node, parse_config
+from nunet.onboarding import ONBOARD_BEHAVIOR, ONBOARDING_ACTOR_ID
+from nunet.orchestrator.behaviors import (
+    DEPLOYMENTS_ACTOR_ID,
+    HISTORY_BEHAVIOR,
+    NEW_BEHAVIOR,
+    STATUS_BEHAVIOR,
+    TERMINAL_STATES,
+)
+from nunet.peers import PeerJoined
+from tests.support.actors import wait_for_event
+from tests.support.homes import PASSPHRASE, make_home
+
+WAIT = 30.0  # generous: a small machine, containers starting
+HEARTBEAT = 0.3
+
+
+def swarm_config(**orchestrator: Any) -> dict[str, Any]:
+    return {
+        "mesh": {"mode": "memory", "heartbeat_seconds": HEARTBEAT},
+        "onboarding": {"benchmark_on_onboard": False},
+        "orchestrator": {
+            "bid_timeout_seconds": 0.5,
+            "heartbeat_seconds": HEARTBEAT,
+            "commit_timeout_seconds": 10.0,
+            **orchestrator,
+        },
+    }
+
+
+class Swarm:
+    """Nodes on one in-memory network; each closed when the test ends."""
+
+    def __init__(self, root: Path, exits: AsyncExitStack) -> None:
+        self.network = InMemoryNetwork()
+        self._root = root
+        self._exits = exits
+        self.nodes: dict[str, Node] = {}
+
+    async def open(self, name: str, **orchestrator: Any) -> Node:
+        home = self._root / name
+        if not (home / "keys").exists():
+            make_home(home)
+        did = KeyStore(home / "keys", "").did("dms")
+        node = await Node.open(
+            home,
+            PASSPHRASE,
+            parse_config(swarm_config(**orchestrator)),
+            transport=InMemoryTransport(self.network, did),
+            addresses={"api": f"http://{name}.test"},
+        )
+        self._exits.push_async_callback(node.close)
+        self.nodes[name] = node
+        return node
+
+    async def onboard(self, node: Node, *, cpu: float = 1.0, ram: str = "1GiB") -> None:
+        await node.invoke_as_user(
+            ONBOARD_BEHAVIOR,
+            {"cpu": cpu, "ram": ram, "disk": "1GiB", "gpus": "none"},
+            to=node.system.handle_of(ONBOARDING_ACTOR_ID),
+            timeout=WAIT,
+        )
+
+    async def mesh(self, *nodes: Node) -> None:
+        """Every node has heard every other's presence."""
+        for observer in nodes:
+            for peer in nodes:
+                if peer is not observer:
+                    await wait_for_event(
+                        observer.log, PeerJoined, lambda e, d=peer.did: e.did == d, timeout=WAIT
+                    )
+
+
+async def ask(node: Node, behavior: str, payload: Any, timeout: float = WAIT) -> Any:
+    return await node.invoke_as_user(
+        behavior, payload, to=node.system.handle_of(DEPLOYMENTS_ACTOR_ID), timeout=timeout
+    )
+
+
+async def deploy(node: Node, ensemble: str, **fields: Any) -> str:
+    answer = await ask(node, NEW_BEHAVIOR, {"ensemble": ensemble, **fields})
+    return str(answer["deployment"])
+
+
+async def settled(node: Node, deployment: str, *states: str, timeout: float = WAIT) -> Any:
+    """The deployment's status once it is in one of `states` (or any terminal state)."""
+    wanted = set(states) | TERMINAL_STATES
+    status: Any = None
+    try:
+        async with asyncio.timeout(timeout):
+            while True:
+                status = await ask(node, STATUS_BEHAVIOR, {"deployment": deployment})
+                if status["state"] in wanted:
+                    return status
+                await asyncio.sleep(0.1)
+    except TimeoutError:
+        history = await ask(node, HISTORY_BEHAVIOR, {"deployment": deployment})
+        lines = "\n".join(e["summary"] for e in history["entries"])
+        raise AssertionError(f"not {sorted(wanted)} in {timeout:g} s: {status}\n{lines}") from None
