@@ -72,6 +72,9 @@ _JSON_KEYS = {
     "priority": "Priority",
     "node_pool": "NodePool",
     "leader": "Leader",
+    "hook": "Hook",
+    "sidecar": "Sidecar",
+    "render_templates": "RenderTemplates",
 }
 # What the Nomad server adds to a job it returns: bookkeeping, nothing the job asks for.
 _JSON_BOOKKEEPING = (
@@ -379,7 +382,7 @@ def _restart(
     )
     mode = form.text(block, "mode") or "fail"
     block.drop(form.key("delay"), "restarts follow the supervisor, without a delay of their own")
-    block.skip(form.key("render_templates") if not form.json else "RenderTemplates")
+    block.skip(form.key("render_templates"))
     block.close()
     if attempts == 0 and mode == "fail":
         return "never", None
