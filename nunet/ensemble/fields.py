@@ -89,6 +89,7 @@ def join(path: str, key: str | int) -> str:
         path = ""
     if isinstance(key, int):
         return f"{path}[{key}]"
+    key = key or "''"  # an empty key still needs a visible path
     return f"{path}.{key}" if path else key
 
 

@@ -17,11 +17,19 @@ from nunet.ensemble.model import Ensemble
 from nunet.ensemble.reader import NATIVE_VERSION, read_native
 from nunet.ensemble.v1 import V1_VERSION, Renames, translate_v1
 
+_TOO_DEEP = "is nested too deeply, or a YAML alias refers to itself; write it out without the cycle"
 MAX_BYTES = 4 << 20  # an ensemble file larger than this is a mistake, not a job
 
 
 def load_ensemble(data: object) -> Ensemble:
     """An Ensemble from a parsed YAML/JSON document of either dialect."""
+    try:
+        return _load(data)
+    except RecursionError:
+        raise EnsembleError([Problem(path=ROOT, message=_TOO_DEEP)]) from None
+
+
+def _load(data: object) -> Ensemble:
     c = Collector()
     renames = Renames()
     doc = data
@@ -107,7 +115,10 @@ def _parse(text: str, source: str) -> object:
             ]
         ) from None
     except yaml.YAMLError as error:
-        raise EnsembleError([Problem(path=source, message=f"YAML: {error}")]) from None
+        what = " ".join(str(error).split())
+        raise EnsembleError([Problem(path=source, message=f"YAML: {what}; fix the text")]) from None
+    except RecursionError:
+        raise EnsembleError([Problem(path=source, message=_TOO_DEEP)]) from None
 
 
 def _cross_checked(ensemble: Ensemble, field_problems: list[Problem]) -> list[Problem]:

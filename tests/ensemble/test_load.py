@@ -124,3 +124,33 @@ def test_a_problem_prints_as_path_colon_message() -> None:
 def test_an_error_without_problems_is_a_programming_error() -> None:
     with pytest.raises(ValueError, match="at least one problem"):
         EnsembleError([])
+
+
+def test_a_yaml_alias_inside_itself_is_a_problem() -> None:
+    text = VALID + "metadata: &m {again: *m}\n"
+    assert messages(text) == [
+        "(document): is nested too deeply, or a YAML alias refers to itself; write it out "
+        "without the cycle"
+    ]
+
+
+def test_a_v1_supervisor_inside_itself_is_a_problem() -> None:
+    text = (
+        "version: V1\nallocations: {a: {execution: {image: x}}}\nnodes: {n: {allocations: [a]}}\n"
+        "supervisor: &s {allocations: [a, {supervisor: *s}]}\n"
+    )
+    assert messages(text)[0].startswith("(document): is nested too deeply")
+
+
+def test_absurd_nesting_is_a_problem_not_a_crash() -> None:
+    assert messages("[" * 5000) == [
+        "<text>: is nested too deeply, or a YAML alias refers to itself; write it out without "
+        "the cycle"
+    ]
+
+
+def test_control_characters_are_a_yaml_problem() -> None:
+    assert messages("a: b\x07") == [
+        "<text>: YAML: unacceptable character #x0007: special characters are not allowed in "
+        '"<unicode string>", position 4; fix the text'
+    ]
