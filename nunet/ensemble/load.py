@@ -89,7 +89,9 @@ class _StrictLoader(yaml.SafeLoader):
         seen: set[object] = set()
         for key_node, _ in node.value:
             key = self.construct_object(key_node, deep=deep)
-            if isinstance(key, Hashable) and key in seen:
+            if not isinstance(key, Hashable):
+                continue  # the base class refuses unhashable keys with their mark
+            if key in seen:
                 raise yaml.constructor.ConstructorError(
                     "while reading a mapping",
                     node.start_mark,

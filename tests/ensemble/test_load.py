@@ -154,3 +154,8 @@ def test_control_characters_are_a_yaml_problem() -> None:
         "<text>: YAML: unacceptable character #x0007: special characters are not allowed in "
         '"<unicode string>", position 4; fix the text'
     ]
+
+
+def test_a_mapping_used_as_a_key_is_a_yaml_problem() -> None:
+    found = messages("? version: nunet/v1\n")
+    assert found[0].startswith("<text>:1:3: YAML syntax: found unhashable key")
