@@ -6,14 +6,20 @@ tests/network; the multi-process swarm on real NATS is tests/orchestrator/test_d
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+import pytest
+
+from nunet.capability.model import Resources
+from nunet.eventlog import Catalogue
+from nunet.executor.docker.engine import DockerEngine
 from nunet.identity import KeyStore
 from nunet.network import InMemoryNetwork, InMemoryTransport
 from nunet.node import Node, parse_config
-from nunet.onboarding import ONBOARD_BEHAVIOR, ONBOARDING_ACTOR_ID
+from nunet.onboarding import ONBOARD_BEHAVIOR, ONBOARDING_ACTOR_ID, offering_of
 from nunet.orchestrator.behaviors import (
     DEPLOYMENTS_ACTOR_ID,
     HISTORY_BEHAVIOR,
@@ -21,12 +27,22 @@ from nunet.orchestrator.behaviors import (
     STATUS_BEHAVIOR,
     TERMINAL_STATES,
 )
+from nunet.orchestrator.events import EVENTS, DeploymentEvent
 from nunet.peers import PeerJoined
 from tests.support.actors import wait_for_event
 from tests.support.homes import PASSPHRASE, make_home
 
 WAIT = 30.0  # generous: a small machine, containers starting
 HEARTBEAT = 0.3
+SMALL = "resources: {cpu: 0.25, ram: 64MiB}"
+
+E = TypeVar("E", bound=DeploymentEvent)
+
+
+@pytest.fixture
+async def swarm(tmp_path: Path, busybox_image: str) -> AsyncIterator[Swarm]:
+    async with AsyncExitStack() as exits:
+        yield Swarm(tmp_path, exits)
 
 
 def swarm_config(**orchestrator: Any) -> dict[str, Any]:
@@ -67,6 +83,14 @@ class Swarm:
         self.nodes[name] = node
         return node
 
+    async def providers(self, *names: str, cpu: float = 1.0) -> list[Node]:
+        """Onboarded nodes `names`, meshed with every node already open."""
+        opened = [await self.open(name) for name in names]
+        await self.mesh(*self.nodes.values())
+        for node in opened:
+            await self.onboard(node, cpu=cpu)
+        return opened
+
     async def onboard(self, node: Node, *, cpu: float = 1.0, ram: str = "1GiB") -> None:
         await node.invoke_as_user(
             ONBOARD_BEHAVIOR,
@@ -99,15 +123,65 @@ async def deploy(node: Node, ensemble: str, **fields: Any) -> str:
 async def settled(node: Node, deployment: str, *states: str, timeout: float = WAIT) -> Any:
     """The deployment's status once it is in one of `states` (or any terminal state)."""
     wanted = set(states) | TERMINAL_STATES
+    return await wait_until(
+        node, deployment, lambda s: s["state"] in wanted, f"in {sorted(wanted)}", timeout
+    )
+
+
+async def events(node: Node, kind: type[E], deployment: str) -> list[E]:
+    """Every `kind` event of `deployment` in `node`'s log, in order, once the log holds every
+    event its history shows (the orchestrator appends without waiting for the write)."""
+    shown = len((await ask(node, HISTORY_BEHAVIOR, {"deployment": deployment}))["entries"])
+    catalogue = Catalogue(*EVENTS)
+    async with asyncio.timeout(WAIT):
+        while True:
+            written = [
+                event
+                async for record in node.log.read(types=[k.TYPE for k in EVENTS])
+                if isinstance(event := catalogue.decode(record), DeploymentEvent)
+                and event.deployment == deployment
+            ]
+            if len(written) >= shown:
+                return [e for e in written if isinstance(e, kind)]
+            await asyncio.sleep(0.05)
+
+
+async def wait_until(
+    node: Node, deployment: str, test: Any, what: str, timeout: float = WAIT
+) -> Any:
+    """The deployment's status once `test(status)` holds."""
     status: Any = None
     try:
         async with asyncio.timeout(timeout):
             while True:
                 status = await ask(node, STATUS_BEHAVIOR, {"deployment": deployment})
-                if status["state"] in wanted:
+                if test(status):
                     return status
                 await asyncio.sleep(0.1)
     except TimeoutError:
         history = await ask(node, HISTORY_BEHAVIOR, {"deployment": deployment})
         lines = "\n".join(e["summary"] for e in history["entries"])
-        raise AssertionError(f"not {sorted(wanted)} in {timeout:g} s: {status}\n{lines}") from None
+        raise AssertionError(f"not {what} in {timeout:g} s: {status}\n{lines}") from None
+
+
+async def history_of(node: Node, deployment: str) -> list[tuple[str, str]]:
+    """(type, summary) of every history entry."""
+    history = await ask(node, HISTORY_BEHAVIOR, {"deployment": deployment})
+    return [(e["type"], e["summary"]) for e in history["entries"]]
+
+
+def free(node: Node) -> Resources:
+    """What `node`'s resource ledger has free now."""
+    offering = offering_of(node.system)
+    assert offering is not None, f"{node.did} is not onboarded"
+    return offering[1]
+
+
+async def containers_of(node: Node) -> list[str]:
+    """Names of every container (any state) the node's Docker executor left on the engine."""
+    engine = DockerEngine()
+    try:
+        found = await engine.containers({"nunet.node": node.did})
+    finally:
+        await engine.close()
+    return [str(c["Names"][0]) for c in found]
