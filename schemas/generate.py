@@ -46,10 +46,17 @@ def node_config_schema() -> dict[str, Any]:
     return schema
 
 
+def ensemble_schema() -> dict[str, Any]:
+    from nunet.ensemble import ensemble_json_schema
+
+    return ensemble_json_schema()
+
+
 SCHEMAS = {
     "envelope.schema.json": envelope_schema,
     "api.openapi.json": api_schema,
     "node-config.schema.json": node_config_schema,
+    "ensemble.schema.json": ensemble_schema,
 }
 
 
