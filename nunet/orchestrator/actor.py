@@ -72,7 +72,7 @@ from nunet.orchestrator.lifecycle import TERMINAL, Phase
 from nunet.orchestrator.orders import orders_for
 from nunet.orchestrator.placement import Candidates, Placement, place
 from nunet.orchestrator.state import AllocationView, DeploymentState
-from nunet.orchestrator.supervise import Actions, Supervision
+from nunet.orchestrator.supervise import STRATEGY_NAMES, Actions, Supervision
 from nunet.peers import RTT_BEHAVIOR
 from nunet.replication.backoff import Backoff
 
@@ -525,7 +525,7 @@ class OrchestratorActor(Actor):
                         at=self._clock(),
                         supervisor=restarted.path,
                         allocations=list(restarted.allocations),
-                        strategy=restarted.strategy.value,
+                        strategy=STRATEGY_NAMES[restarted.strategy],
                         why=restarted.why,
                     )
                 )

@@ -327,6 +327,7 @@ def status_of(state: DeploymentState) -> dict[str, Any]:
         "name": state.ensemble_name,
         "state": state.phase.value,
         "why": state.why,
+        "torn_down": state.torn_down,  # every machine released what it held
         "services": bool(state.services),
         "submitted_at": state.submitted_at,
         "updated_at": state.updated_at,

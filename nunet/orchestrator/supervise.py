@@ -46,6 +46,8 @@ STRATEGIES = {
     EnsembleStrategy.ALL_FOR_ONE: OtpStrategy.ALL_FOR_ONE,
     EnsembleStrategy.REST_FOR_ONE: OtpStrategy.REST_FOR_ONE,
 }
+STRATEGY_NAMES = {otp: ensemble.value for ensemble, otp in STRATEGIES.items()}
+"""The ensemble's spelling (`one-for-one`) of each OTP strategy, as events and users say it."""
 RESTARTS = {
     RestartPolicy.ALWAYS: Restart.PERMANENT,
     RestartPolicy.ON_FAILURE: Restart.TRANSIENT,

@@ -185,3 +185,27 @@ async def containers_of(node: Node) -> list[str]:
     finally:
         await engine.close()
     return [str(c["Names"][0]) for c in found]
+
+
+async def crash(deployment: str, allocation: str) -> None:
+    """Kill the allocation's running container behind its executor's back (it crashes)."""
+    engine = DockerEngine()
+    try:
+        found = await engine.containers(
+            {"nunet.deployment": deployment, "nunet.allocation": allocation}
+        )
+        running = [c for c in found if c["State"] == "running"]
+        assert len(running) == 1, f"{allocation}: {[(c['Names'], c['State']) for c in found]}"
+        await engine.kill(str(running[0]["Id"]))
+    finally:
+        await engine.close()
+
+
+async def torn_down(node: Node, deployment: str) -> Any:
+    """The deployment's status once it ended and every machine released what it held."""
+    return await wait_until(
+        node,
+        deployment,
+        lambda s: s["state"] in TERMINAL_STATES and s["torn_down"],
+        "ended and torn down",
+    )
