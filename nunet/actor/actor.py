@@ -11,6 +11,7 @@ import msgspec
 import structlog
 
 from nunet.actor.behavior import Behavior, BehaviorTable, Handler, Message
+from nunet.actor.cancel import cancel_and_wait, where
 from nunet.actor.envelope import DEFAULT_EXPIRY_SECONDS, Envelope
 from nunet.actor.errors import ActorError, ActorStopped, BehaviorFailed, InvokeTimeout, RemoteError
 from nunet.actor.handle import BROADCAST, Handle
@@ -21,6 +22,9 @@ if TYPE_CHECKING:
     from nunet.actor.system import ActorSystem
 
 log = structlog.get_logger("nunet.actor")
+
+TASKS_GRACE_SECONDS = 5.0
+"""How long stopping an actor cancels its tasks before leaving one that will not end."""
 
 REPLY_PREFIX = "/dms/actor/replyto/"
 DEFAULT_INVOKE_TIMEOUT = 10.0
@@ -245,11 +249,11 @@ class Actor:
         return task
 
     async def cancel_tasks(self) -> None:
-        """Cancel the actor's tasks and wait for them (the runtime does it at stop and failure)."""
-        tasks = list(self._tasks)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        """Cancel the actor's tasks and wait for them (the runtime does it at stop and failure);
+        one that still runs after `TASKS_GRACE_SECONDS` of repeated cancellation is logged and
+        left behind rather than holding the stop up."""
+        for task in await cancel_and_wait(list(self._tasks), grace=TASKS_GRACE_SECONDS):
+            log.warning("task ignored its cancellation", actor=str(self.handle), where=where(task))
 
     async def dispatch(self, envelope: Envelope, target: Behavior) -> None:
         try:

@@ -18,6 +18,7 @@ import structlog
 
 from nunet.actor.actor import Actor
 from nunet.actor.behavior import Behavior
+from nunet.actor.cancel import cancel_and_wait, where
 from nunet.actor.deadlines import Deadlines
 from nunet.actor.envelope import (
     MAX_ENVELOPE_BYTES,
@@ -54,6 +55,10 @@ from nunet.identity import KeyPair
 from nunet.network import RequestFailed, RequestTimeout, Subscription, Transport
 
 log = structlog.get_logger("nunet.actor")
+
+STOP_GRACE_SECONDS = 5.0
+"""How long `stop` waits for an actor's mailbox to end after cancelling it."""
+
 
 ExitCallback = Callable[[str, BaseException | None], Awaitable[None]]
 ProofSource = Callable[[str, str | None], tuple[bytes, ...]]
@@ -171,7 +176,10 @@ class ActorSystem:
             running.task.cancel()
             # wait() rather than awaiting the task: its CancelledError is not ours to swallow,
             # and a cancellation of the stopping task itself must still propagate.
-            await asyncio.wait({running.task})
+            if await cancel_and_wait((running.task,), grace=STOP_GRACE_SECONDS):
+                log.warning(  # a handler that ignores cancellation must not hold the stop up
+                    "actor ignored its cancellation", actor=actor_id, where=where(running.task)
+                )
         try:
             await running.actor.on_stop()
             await running.actor.cancel_tasks()
