@@ -74,14 +74,22 @@ class Actions:
 
 
 def tree_spec(flat: FlatEnsemble) -> TreeSpec:
-    """The flattened ensemble's supervisor as a tree spec, children in dependency order."""
+    """The flattened ensemble's supervisor as a tree spec, children in dependency order.
+    A sub-ensemble's supervisor is named after the sub-ensemble (`analytics`, then
+    `analytics/archive` for one inside it); any other nested supervisor by its position
+    (`s0`: its parent's first child)."""
     rank = {name: wave for wave, names in enumerate(flat.start_order()) for name in names}
 
-    def convert(spec: SupervisorSpec, name: str) -> tuple[TreeSpec, int]:
+    def convert(spec: SupervisorSpec, name: str, namespace: str) -> tuple[TreeSpec, int]:
         children: list[tuple[int, int, str | TreeSpec]] = []
+        leaves = {child.allocation for child in spec.children if child.supervisor is None}
         for index, child in enumerate(spec.children):
             if child.supervisor is not None:
-                sub, first = convert(child.supervisor, f"s{index}")
+                inner = _namespace(child.supervisor)
+                ensemble = _sub_ensemble(namespace, inner)
+                label = ensemble if ensemble and ensemble not in leaves else f"s{index}"
+                scope = f"{namespace}.{ensemble}".lstrip(".") if ensemble else namespace
+                sub, first = convert(child.supervisor, label, scope)
                 children.append((first, index, sub))
             else:
                 children.append((rank[child.allocation], index, child.allocation))
@@ -98,7 +106,38 @@ def tree_spec(flat: FlatEnsemble) -> TreeSpec:
             first,
         )
 
-    return convert(flat.supervisor, "")[0]
+    return convert(flat.supervisor, "", "")[0]
+
+
+def _namespace(spec: SupervisorSpec) -> str:
+    """The qualified prefix every allocation under `spec` shares (`analytics.archive`)."""
+    names = [name.split(".")[:-1] for name in supervised(spec)]
+    common: list[str] = []
+    for parts in zip(*names, strict=False):
+        if len(set(parts)) != 1:
+            break
+        common.append(parts[0])
+    return ".".join(common)
+
+
+def _sub_ensemble(outer: str, inner: str) -> str:
+    """The sub-ensemble a supervisor is the root of: the first name in `inner` (its leaves'
+    common prefix) below `outer` (its parent's); "" when it is no sub-ensemble's."""
+    prefix = f"{outer}." if outer else ""
+    if not inner.startswith(prefix) or inner == outer:
+        return ""
+    return inner[len(prefix) :].split(".")[0]
+
+
+def supervised(spec: SupervisorSpec) -> list[str]:
+    """Every allocation under `spec`, in its children's order."""
+    found: list[str] = []
+    for child in spec.children:
+        if child.supervisor is not None:
+            found.extend(supervised(child.supervisor))
+        else:
+            found.append(child.allocation)
+    return found
 
 
 class Supervision:

@@ -32,7 +32,7 @@ from nunet.peers import PeerJoined
 from tests.support.actors import wait_for_event
 from tests.support.homes import PASSPHRASE, make_home
 
-WAIT = 30.0  # generous: a small machine, containers starting
+WAIT = 60.0  # generous: a small shared machine, containers starting
 HEARTBEAT = 0.3
 SMALL = "resources: {cpu: 0.25, ram: 64MiB}"
 
