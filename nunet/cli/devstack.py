@@ -9,9 +9,13 @@ import tempfile
 from pathlib import Path
 
 import click
+import msgspec
 
 from nunet.cli.context import CliContext, emit, output_option, pass_context
 from nunet.devstack import DevStack, StackError, StackPlan
+from nunet.node.config import OrchestratorConfig
+
+_ORCHESTRATOR = OrchestratorConfig()
 
 
 @click.command("devstack")
@@ -36,6 +40,20 @@ from nunet.devstack import DevStack, StackError, StackPlan
     help="Every node keeps the swarm's capability index (off: only the hub; each would read "
     "every node's log on this one machine).",
 )
+@click.option(
+    "--allocation-heartbeat",
+    type=click.FloatRange(0.05, 300),
+    default=_ORCHESTRATOR.heartbeat_seconds,
+    show_default=True,
+    help="How often running allocations report to their orchestrator (seconds).",
+)
+@click.option(
+    "--missed-heartbeats",
+    type=click.IntRange(2, 100),
+    default=_ORCHESTRATOR.missed_heartbeats,
+    show_default=True,
+    help="Allocation heartbeats missed before an orchestrator deems the machine lost.",
+)
 @pass_context
 @output_option
 def devstack(
@@ -46,6 +64,8 @@ def devstack(
     open_swarm: bool,
     benchmark: bool,
     member_indexes: bool,
+    allocation_heartbeat: float,
+    missed_heartbeats: int,
 ) -> None:
     """Start a hub and N nodes as separate processes on loopback; stop them all on Ctrl-C."""
     where = directory or Path(tempfile.mkdtemp(prefix="nunet-devstack-"))
@@ -56,6 +76,11 @@ def devstack(
         private=not open_swarm,
         benchmark_on_onboard=benchmark,
         member_indexes=member_indexes,
+        orchestrator=msgspec.structs.replace(
+            _ORCHESTRATOR,
+            heartbeat_seconds=allocation_heartbeat,
+            missed_heartbeats=missed_heartbeats,
+        ),
     )
     if not asyncio.run(_run(ctx, plan)):
         raise click.ClickException("a node of the devstack stopped on its own; see its node.log")

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import msgspec
+
+from nunet.node.config import OrchestratorConfig
 
 HUB = "hub"
 
@@ -34,6 +38,9 @@ class StackPlan:
     # Likewise, N nodes each reading every node's replicated log would cost N times the swarm's
     # log volume on one machine: the hub keeps the swarm's capability index, members their own.
     member_indexes: bool = False
+    # How every node orchestrates: a test that loses a machine wants heartbeats fast enough to
+    # notice in seconds (`orchestrator.heartbeat_seconds` x `missed_heartbeats`).
+    orchestrator: OrchestratorConfig = field(default_factory=OrchestratorConfig)
 
     def __post_init__(self) -> None:
         if self.members < 1:
@@ -84,4 +91,5 @@ class StackPlan:
             "mesh": mesh,
             "onboarding": {"benchmark_on_onboard": self.benchmark_on_onboard},
             "index": {"follow_swarm": node.is_hub or self.member_indexes},
+            "orchestrator": msgspec.to_builtins(self.orchestrator),
         }

@@ -16,6 +16,7 @@ import pytest
 
 from nunet.api import find_api
 from nunet.devstack import DevStack, StackPlan
+from nunet.node import load_config
 from tests.support.processes import processes_under
 
 pytestmark = pytest.mark.slow
@@ -48,6 +49,10 @@ def stack(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], list[dict[str
             str(directory),
             "--heartbeat",
             "0.3",
+            "--allocation-heartbeat",
+            "0.5",
+            "--missed-heartbeats",
+            "6",
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -81,6 +86,12 @@ def test_devstack_starts_a_swarm_and_sigterm_stops_every_process(
     assert len(dids) == 3
     assert all(did.startswith("did:key:z6Mk") for did in dids)
     assert all(str(node["api"]).startswith("http://127.0.0.1:") for node in nodes)
+    for node in nodes:
+        config = load_config(Path(str(node["home"])) / "config.yaml")
+        assert (config.orchestrator.heartbeat_seconds, config.orchestrator.missed_heartbeats) == (
+            0.5,
+            6,
+        )
 
     def peers_seen_by_node1() -> set[str]:
         with find_api(directory / "node1") as client:

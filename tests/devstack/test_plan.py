@@ -8,6 +8,7 @@ import pytest
 
 from nunet.devstack import StackPlan
 from nunet.node import parse_config
+from nunet.node.config import OrchestratorConfig
 
 
 def test_the_hub_accepts_leaves_and_members_bootstrap_from_it(tmp_path: Path) -> None:
@@ -56,3 +57,12 @@ def test_nodes_sharing_one_machine_neither_benchmark_nor_all_follow_the_swarm_un
         config = parse_config(asked.config(node))
         assert config.index.follow_swarm
         assert config.onboarding.benchmark_on_onboard
+
+
+def test_every_node_orchestrates_with_the_plans_heartbeats(tmp_path: Path) -> None:
+    default = StackPlan(tmp_path, 1, hub_port=7422)
+    assert parse_config(default.config(default.hub)).orchestrator == OrchestratorConfig()
+    fast = OrchestratorConfig(heartbeat_seconds=0.5, missed_heartbeats=3, bid_timeout_seconds=0.4)
+    plan = StackPlan(tmp_path, 2, hub_port=7422, orchestrator=fast)
+    for node in [plan.hub, *plan.nodes]:
+        assert parse_config(plan.config(node)).orchestrator == fast
