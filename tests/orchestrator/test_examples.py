@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from nunet.onboarding import ONBOARDING_ACTOR_ID
+from nunet.onboarding.behaviors import STATUS_BEHAVIOR as ONBOARDING_STATUS
 from nunet.orchestrator.behaviors import (
     HISTORY_BEHAVIOR,
     LOGS_BEHAVIOR,
@@ -63,3 +65,8 @@ async def test_the_sample_pipeline_runs_on_three_machines_and_shuts_down_clean(
     final = await ask(hub, SHUTDOWN_BEHAVIOR, {"deployment": deployment})
     assert final["state"] == "shut_down", final
     assert {view["state"] for view in final["allocations"].values()} == {"released"}
+    for node in providers:  # every reservation released, nothing left on the engine
+        ledger = await node.invoke_as_user(
+            ONBOARDING_STATUS, to=node.system.handle_of(ONBOARDING_ACTOR_ID), timeout=WAIT
+        )
+        assert ledger["allocations"] == {}, (node.did, ledger["allocations"])
