@@ -177,27 +177,20 @@ class OrchestratorActor(Actor):
         if seen is not None and seen[0] == message.sender.did and report.seq <= seen[1]:
             return  # late or repeated
         self._seen[report.allocation] = (message.sender.did, report.seq)
-        if (report.state, report.run, report.exit_code, report.healthy, report.error) == (
-            view.state.value,
-            view.run,
-            view.exit_code,
-            view.healthy,
-            view.error,
-        ):
-            return  # a heartbeat, or a state already known
-        await self._emit(
-            AllocationStateChanged(
-                deployment=self.deployment,
-                at=report.at,
-                node=report.node,
-                allocation=report.allocation,
-                state=report.state,
-                run=report.run,
-                exit_code=report.exit_code,
-                error=report.error,
-                healthy=report.healthy,
-            )
+        change = AllocationStateChanged(
+            deployment=self.deployment,
+            at=report.at,
+            node=report.node,
+            allocation=report.allocation,
+            state=report.state,
+            run=report.run,
+            exit_code=report.exit_code,
+            error=report.error,
+            healthy=report.healthy,
         )
+        if self.state.apply(change).allocations[report.allocation] == view:
+            return  # a heartbeat, or a state already known
+        await self._emit(change)
         if self._supervision.started and self.state.phase in _SUPERVISED:
             actions = self._supervision.observe(
                 report.allocation, self.state.allocations[report.allocation], self._clock()
@@ -457,27 +450,8 @@ class OrchestratorActor(Actor):
         )
         held = self._nodes[node]
         promoted = held.standbys.pop(0) if held.standbys else None
-        if promoted is not None:
-            reservation = self.state.nodes[node].standby_reservations.get(promoted.bidder, "")
+        if promoted is not None:  # it holds a reservation already: it takes over at once
             held.bid = promoted
-            await self._emit(
-                NodesMatched(
-                    deployment=self.deployment,
-                    at=self._clock(),
-                    primary={node: promoted.bidder},
-                    standby={node: [b.bidder for b in held.standbys]},
-                )
-            )
-            await self._emit(
-                NodeCommitted(
-                    deployment=self.deployment,
-                    at=self._clock(),
-                    node=node,
-                    provider=promoted.bidder,
-                    reservation=reservation,
-                    gpus=list(held.gpus),
-                )
-            )
             await self._emit(
                 NodeRescheduled(
                     deployment=self.deployment,

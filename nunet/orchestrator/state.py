@@ -466,6 +466,8 @@ class _Fold:
         node = self.node(event.node, event)
         if node is None:
             return
+        if not event.from_standby and node.provider == event.new_provider and not node.lost:
+            return  # a new bid winner, already matched (and committed, allocated) afresh
         reservation = node.standby_reservations.get(event.new_provider, "")
         rest = _drop_standby(node, event.new_provider)
         self.nodes[event.node] = NodeView(

@@ -209,3 +209,16 @@ async def torn_down(node: Node, deployment: str) -> Any:
         lambda s: s["state"] in TERMINAL_STATES and s["torn_down"],
         "ended and torn down",
     )
+
+
+async def remove_containers(did: str) -> int:
+    """Remove what a closed node's executor left on the engine (its work went on without it);
+    how many containers there were."""
+    engine = DockerEngine()
+    try:
+        found = await engine.containers({"nunet.node": did})
+        for container in found:
+            await engine.remove(str(container["Id"]))
+    finally:
+        await engine.close()
+    return len(found)
