@@ -150,6 +150,9 @@ class OrchestratorActor(Actor):
         return self.state.id
 
     async def on_start(self) -> None:
+        now = self._clock()
+        for held in self._nodes.values():  # resumed: silence is counted from now
+            held.last_heard = now
         self.spawn_task(self._carry_out())
         self._driver = self.spawn_task(self._drive())
 
@@ -203,8 +206,9 @@ class OrchestratorActor(Actor):
     # -- the deployment's course -------------------------------------------------------------
     async def _drive(self) -> None:
         try:
-            if not self.state.all_allocated():
-                await self._place(list(self.flat.nodes))
+            unplaced = [n for n, v in self.state.nodes.items() if not (v.provider and v.allocated)]
+            if unplaced:
+                await self._place(unplaced)
             await self._run()
         except _Stop:
             return
@@ -407,7 +411,7 @@ class OrchestratorActor(Actor):
         """Have the supervisor tree start the allocations (in dependency order, one by one, as
         OTP does), then watch until the deployment ends."""
         if not self._supervision.started:
-            self._queue(self._supervision.start(self._clock()))
+            self._queue(self._supervision.resume(self.state.allocations, self._clock()))
         async with self._changed:
             await self._changed.wait_for(self._running_or_over)
         self._check_live()
@@ -586,8 +590,9 @@ class OrchestratorActor(Actor):
         jobs = []
         for node, view in self.state.nodes.items():
             held = self._nodes[node]
-            if view.provider and (view.committed or view.allocated) and held.bid is not None:
-                jobs.append(self._revert_one(node, view.provider, self._provider(held.bid), reason))
+            provider = self._provider_of(node)
+            if view.provider and (view.committed or view.allocated) and provider is not None:
+                jobs.append(self._revert_one(node, view.provider, provider, reason))
             for bid in held.standbys:
                 jobs.append(self._revert_one(node, bid.bidder, self._provider(bid), reason))
             held.standbys = []
@@ -694,6 +699,18 @@ class OrchestratorActor(Actor):
 
     def _provider(self, bid: BidTerms) -> Handle:
         return Handle(bid.bidder, PROVIDER_ACTOR_ID, bid.node)
+
+    def _provider_of(self, node: str) -> Handle | None:
+        """The provider holding `node`: from its bid, or (the bid is not kept across a restart
+        of this orchestrator) from where its allocations' actors are, which the log has."""
+        held = self._nodes[node]
+        if held.bid is not None and held.bid.bidder == self.state.nodes[node].provider:
+            return self._provider(held.bid)
+        for name in self.state.nodes[node].allocations:
+            handle = self.state.allocations[name].handle
+            if handle is not None and handle.did == self.state.nodes[node].provider:
+                return Handle(handle.did, PROVIDER_ACTOR_ID, handle.node)
+        return None
 
     def _view(self, name: str) -> AllocationView:
         return self.state.allocations[name]

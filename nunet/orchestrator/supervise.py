@@ -14,17 +14,21 @@ Rules
   running service whose health check fails counts as an abnormal exit.
 - Losing a machine is not an allocation's failure: the orchestrator starts the node's
   allocations elsewhere and the tree is not told.
+- A restarted orchestrator rebuilds the tree (`resume`): what its machines had started is
+  re-attached from its last reported view, never started a second time.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 
 from nunet.actor.supervision import ChildStatus, Restart
 from nunet.actor.supervision import Strategy as OtpStrategy
 from nunet.ensemble import FlatEnsemble, SupervisorSpec
 from nunet.ensemble import Restart as RestartPolicy
 from nunet.ensemble import Strategy as EnsembleStrategy
+from nunet.orchestrator.allocation_view import AllocationPhase
 from nunet.orchestrator.state import AllocationView
 from nunet.orchestrator.tree import (
     AllocationExited,
@@ -48,6 +52,9 @@ STRATEGIES = {
 }
 STRATEGY_NAMES = {otp: ensemble.value for ensemble, otp in STRATEGIES.items()}
 """The ensemble's spelling (`one-for-one`) of each OTP strategy, as events and users say it."""
+_NOT_STARTED = frozenset(
+    (AllocationPhase.PENDING, AllocationPhase.COMMITTED, AllocationPhase.ALLOCATED)
+)
 RESTARTS = {
     RestartPolicy.ALWAYS: Restart.PERMANENT,
     RestartPolicy.ON_FAILURE: Restart.TRANSIENT,
@@ -158,6 +165,26 @@ class Supervision:
         self.tree, commands = self.tree.start(now)
         return _actions(commands)
 
+    def resume(self, views: Mapping[str, AllocationView], now: float) -> Actions:
+        """Start the tree over allocations that may have run already (the orchestrator
+        restarted): an allocation the tree starts for the first time that its machine had
+        started is not started again — its current view is fed instead, as if it had just come
+        up (or ended); the rest is what to carry out."""
+        actions = self.start(now)
+        todo = Actions()
+        attached: set[str] = set()
+        while True:
+            again = [n for n in actions.start if n not in attached and _has_run(views[n])]
+            todo += dataclasses.replace(
+                actions, start=tuple(n for n in actions.start if n not in again)
+            )
+            if not again:
+                return todo
+            attached.update(again)
+            actions = Actions()
+            for name in again:
+                actions += self.observe(name, views[name], now)
+
     def observe(self, name: str, view: AllocationView, now: float) -> Actions:
         """The tree's decisions after `name`'s latest reported view."""
         actions = Actions()
@@ -212,6 +239,10 @@ class Supervision:
         if status is ChildStatus.STOPPING and (ended or state == "stopped"):
             return [AllocationStopped(name)]
         return []
+
+
+def _has_run(view: AllocationView) -> bool:
+    return view.state not in _NOT_STARTED
 
 
 def _actions(commands: tuple[TreeCommand, ...]) -> Actions:
