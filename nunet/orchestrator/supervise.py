@@ -52,9 +52,6 @@ STRATEGIES = {
 }
 STRATEGY_NAMES = {otp: ensemble.value for ensemble, otp in STRATEGIES.items()}
 """The ensemble's spelling (`one-for-one`) of each OTP strategy, as events and users say it."""
-_NOT_STARTED = frozenset(
-    (AllocationPhase.PENDING, AllocationPhase.COMMITTED, AllocationPhase.ALLOCATED)
-)
 RESTARTS = {
     RestartPolicy.ALWAYS: Restart.PERMANENT,
     RestartPolicy.ON_FAILURE: Restart.TRANSIENT,
@@ -167,14 +164,14 @@ class Supervision:
 
     def resume(self, views: Mapping[str, AllocationView], now: float) -> Actions:
         """Start the tree over allocations that may have run already (the orchestrator
-        restarted): an allocation the tree starts for the first time that its machine had
-        started is not started again — its current view is fed instead, as if it had just come
-        up (or ended); the rest is what to carry out."""
+        restarted): an allocation the tree starts for the first time that is up or coming up
+        on its machine is not started again — its current view is fed instead; the rest is
+        what to carry out."""
         actions = self.start(now)
         todo = Actions()
         attached: set[str] = set()
         while True:
-            again = [n for n in actions.start if n not in attached and _has_run(views[n])]
+            again = [n for n in actions.start if n not in attached and _is_up_or_coming(views[n])]
             todo += dataclasses.replace(
                 actions, start=tuple(n for n in actions.start if n not in again)
             )
@@ -241,8 +238,13 @@ class Supervision:
         return []
 
 
-def _has_run(view: AllocationView) -> bool:
-    return view.state not in _NOT_STARTED
+def _is_up_or_coming(view: AllocationView) -> bool:
+    """Whether a resumed allocation is re-attached (it is starting, running, or a task that
+    completed) rather than started (again): one that failed or stopped while nobody watched
+    starts afresh, before anything that depends on it."""
+    if view.state in (AllocationPhase.STARTING, AllocationPhase.RUNNING):
+        return True
+    return view.state is AllocationPhase.EXITED and view.exit_code == 0
 
 
 def _actions(commands: tuple[TreeCommand, ...]) -> Actions:
