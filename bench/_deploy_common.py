@@ -160,6 +160,31 @@ async def wait_indexed(hub: Path, members: int, timeout: float = 120) -> None:
         api.close()
 
 
+def stack_cpu_seconds(stack: DevStack) -> float:
+    """CPU seconds the stack's processes (every node, its nats-server and log writer) have used
+    so far, from /proc (Linux)."""
+    parents: dict[int, int] = {}
+    times: dict[int, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # ended meanwhile
+        pid = int(entry.name)
+        parents[pid] = int(fields[1])
+        times[pid] = (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+    ours = {node.pid for node in stack.nodes}
+    grew = True
+    while grew:
+        children = {pid for pid, parent in parents.items() if parent in ours} - ours
+        grew = bool(children)
+        ours |= children
+    return sum(times.get(pid, 0.0) for pid in ours)
+
+
 def machine_load() -> str:
     one, five, _ = os.getloadavg()
     return f"load average {one:.1f} (1 min), {five:.1f} (5 min) on {os.cpu_count()} cores"

@@ -36,6 +36,7 @@ from _deploy_common import (
     machine_load,
     remove_peer_containers,
     remove_stack_containers,
+    stack_cpu_seconds,
     start_stack,
 )
 
@@ -56,6 +57,14 @@ WARMUP = 4
 COMMAND = "true"
 TASK = ensemble("throughput", COMMAND, service=False)
 POLL = 0.05
+IDLE_SECONDS = 2.0
+
+
+@dataclass(frozen=True)
+class Cpu:
+    idle_cores: float  # the idle stack's CPU use, in cores
+    seconds_per_deployment: float  # CPU seconds the whole stack spent per deployment
+    beyond_idle: float  # the same, less what the stack would have used idle meanwhile
 
 
 # Milestones of a task's deployment, in order: (label, history entry type, summary ending).
@@ -157,6 +166,7 @@ def where_time_goes(hub: Path, deployments: list[str]) -> list[str]:
     api = NodeApi(hub)
     steps: dict[str, list[float]] = {label: [] for label, *_ in MILESTONES}
     unusual = dict.fromkeys(UNUSUAL, 0)
+    examples: dict[str, str] = {}
     try:
         for deployment in deployments:
             entries = api.deployments(HISTORY_BEHAVIOR, {"deployment": deployment})["entries"]
@@ -176,6 +186,8 @@ def where_time_goes(hub: Path, deployments: list[str]) -> list[str]:
             for entry in entries:
                 if entry["type"] in unusual:
                     unusual[entry["type"]] += 1
+                    if entry["type"] != "deployment.matching":
+                        examples.setdefault(entry["type"], str(entry["summary"])[:300])
     finally:
         api.close()
     lines = [
@@ -187,6 +199,7 @@ def where_time_goes(hub: Path, deployments: list[str]) -> list[str]:
         "    events per deployment: "
         + ", ".join(f"{k.split('.')[1]} {v / len(deployments):.2f}" for k, v in unusual.items())
     )
+    lines += [f"    e.g. {kind}: {summary}" for kind, summary in examples.items()]
     return lines
 
 
@@ -204,7 +217,7 @@ async def docker_rate(count: int, inflight: int) -> float:
 
 async def measure(
     size: int, count: int, *, with_peer: bool
-) -> tuple[Rate, float | None, float, list[str]]:
+) -> tuple[Rate, float | None, float, Cpu, list[str]]:
     """Ours at this swarm size; the peer too for the headline size; the stack's start time."""
     with tempfile.TemporaryDirectory() as tmp:
         began = time.perf_counter()
@@ -214,14 +227,21 @@ async def measure(
             hub = Path(stack.nodes[0].home)
             await deploy_many(hub, WARMUP, INFLIGHT)
             await asyncio.to_thread(docker_run, COMMAND, detach=False)
+            idle_from, idle_began = stack_cpu_seconds(stack), time.perf_counter()
+            await asyncio.sleep(IDLE_SECONDS)
+            idle = (stack_cpu_seconds(stack) - idle_from) / (time.perf_counter() - idle_began)
+            busy_from, busy_began = stack_cpu_seconds(stack), time.perf_counter()
             ours = await deploy_many(hub, count, INFLIGHT)
+            busy = stack_cpu_seconds(stack) - busy_from
+            idle_share = idle * (time.perf_counter() - busy_began)
+            cpu = Cpu(idle, busy / count, max(0.0, busy - idle_share) / count)
             peer = await docker_rate(count, INFLIGHT) if with_peer else None
             steps = await asyncio.to_thread(where_time_goes, hub, ours.ids)
         finally:
             await stack.stop()
             remove_stack_containers(stack)
             remove_peer_containers()
-    return ours, peer, started, steps
+    return ours, peer, started, cpu, steps
 
 
 async def main() -> None:
@@ -231,7 +251,7 @@ async def main() -> None:
     sizes = {int(a): SIZES.get(int(a), 30) for a in sys.argv[1:]} or SIZES
     headline = HEADLINE if HEADLINE in sizes else next(iter(sizes))
     for size, count in sizes.items():
-        ours, peer, started, steps = await measure(size, count, with_peer=size == headline)
+        ours, peer, started, cpu, steps = await measure(size, count, with_peer=size == headline)
         rates[size] = ours
         if peer is not None:
             peer_rate = peer
@@ -242,6 +262,11 @@ async def main() -> None:
             f"{statistics.median(durations) * 1e3:.0f} ms, max {durations[-1] * 1e3:.0f} ms; "
             f"stack started in {started:.0f} s)",
             flush=True,
+        )
+        print(
+            f"  the stack's processes: {cpu.idle_cores:.2f} cores when idle, "
+            f"{cpu.seconds_per_deployment * 1e3:.0f} ms of CPU per deployment "
+            f"({cpu.beyond_idle * 1e3:.0f} ms beyond its idle use)"
         )
         for failure in ours.failed[:5]:
             print(f"   not completed: {failure}")
