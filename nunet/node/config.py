@@ -207,7 +207,9 @@ def _check_url(field: str, url: str, schemes: tuple[str, ...]) -> None:
 class OrchestratorConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """How this node's orchestrators deploy: bid rounds, commits, heartbeats, queueing."""
 
-    bid_timeout_seconds: Annotated[float, msgspec.Meta(gt=0, le=60)] = 1.0
+    bid_timeout_seconds: Annotated[float, msgspec.Meta(gt=0, le=60)] = (
+        2.0  # a healthy swarm ends it sooner: once every live node answered
+    )
     commit_timeout_seconds: Annotated[float, msgspec.Meta(gt=0, le=300)] = 10.0
     hold_seconds: Annotated[float, msgspec.Meta(gt=0, le=3600)] = 60.0  # a commit's reservation
     heartbeat_seconds: Annotated[float, msgspec.Meta(gt=0, le=300)] = 1.0

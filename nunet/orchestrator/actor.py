@@ -88,7 +88,9 @@ _SUPERVISED = frozenset((Phase.STARTING, Phase.RUNNING, Phase.RESCHEDULING))
 class OrchestratorSettings:
     """How one orchestrator paces itself (from the node's `orchestrator` config)."""
 
-    bid_timeout: float = 1.0  # seconds a bid round lasts
+    bid_timeout: float = (
+        2.0  # seconds a bid round lasts at most (it ends once every live node answered)
+    )
     commit_timeout: float = 10.0  # seconds a provider has to answer commit / allocate / revert
     hold_seconds: float = 60.0  # how long a commit holds resources without allocate
     heartbeat_seconds: float = 1.0  # how often allocations report while running
