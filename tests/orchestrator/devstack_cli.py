@@ -71,24 +71,6 @@ async def nunet(stack: DevStack, home: Path, *args: str, timeout: float = CLI_TI
     return CliRun(args, process.returncode, out.decode(errors="replace"), err.decode())
 
 
-def remove_containers_of(dids: list[str]) -> None:
-    """Remove every container labelled as started by one of these nodes (`nunet.node=<DID>`).
-
-    A node killed with SIGKILL cannot stop its containers, and on this one machine they share
-    the Docker engine with everything else: they would outlive the test.
-    """
-    for did in dids:
-        listed = subprocess.run(
-            ["docker", "ps", "-aq", "--filter", f"label=nunet.node={did}"],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        ids = listed.stdout.split()
-        if ids:
-            subprocess.run(["docker", "rm", "-f", *ids], capture_output=True, check=False)
-
-
 def containers_of(did: str) -> list[str]:
     """Ids of the containers (running or not) labelled as started by the node `did`."""
     listed = subprocess.run(
@@ -98,3 +80,15 @@ def containers_of(did: str) -> list[str]:
         check=True,
     )
     return listed.stdout.split()
+
+
+def remove_containers_of(dids: list[str]) -> None:
+    """Remove every container labelled as started by one of these nodes (`nunet.node=<DID>`).
+
+    A node killed with SIGKILL cannot stop its containers, and on this one machine they share
+    the Docker engine with everything else: they would outlive the test. (On a swarm of real
+    hosts they die with the host; a provider restarted on the same host adopts or removes them.)
+    """
+    found = [container for did in dids for container in containers_of(did)]
+    if found:
+        subprocess.run(["docker", "rm", "-f", *found], capture_output=True, check=True)
