@@ -22,11 +22,14 @@ from nunet.capability.model import Requirement
 
 PROVIDER_ACTOR_ID = "provider"
 """On every node: answers commit, revert and allocate; spawns the allocation actors."""
+DEPLOYMENTS_ACTOR_ID = "deployments"
+"""On every node: its deployments; answers a provider's claim question about them."""
 
 COMMIT_BEHAVIOR = "/dms/deployment/commit"
 REVERT_BEHAVIOR = "/dms/deployment/revert"
 ALLOCATE_BEHAVIOR = "/dms/deployment/allocate"
 REPORT_BEHAVIOR = "/dms/deployment/report"  # provider -> orchestrator
+CLAIM_BEHAVIOR = "/dms/deployment/claim"  # provider -> the orchestrating node's deployments
 START_BEHAVIOR = "/dms/allocation/start"
 RESTART_BEHAVIOR = "/dms/allocation/restart"
 STOP_BEHAVIOR = "/dms/allocation/stop"
@@ -123,6 +126,20 @@ class Reverted(msgspec.Struct, frozen=True, kw_only=True):
     node: str
     released: bool
     allocations: tuple[str, ...] = ()  # the allocations stopped and cleaned
+
+
+class ClaimAsk(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Provider -> the orchestrating node: does `deployment` still hold its node `node` on me?
+    Asked by a provider that recovered a commitment after a restart (its machine may have been
+    declared lost and the node placed elsewhere, or the deployment may have ended meanwhile)."""
+
+    deployment: DeploymentId
+    node: Name
+
+
+class Claim(msgspec.Struct, frozen=True, kw_only=True):
+    claimed: bool
+    why: str = ""  # when not claimed: what happened to it
 
 
 class Allocate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

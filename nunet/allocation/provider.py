@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import structlog
 
 from nunet.actor import Actor, BehaviorFailed, Handle, Message, behavior
@@ -43,12 +44,16 @@ from nunet.allocation.execution import keys_text, provisioned_command
 from nunet.allocation.lifecycle import STATES
 from nunet.allocation.protocol import (
     ALLOCATE_BEHAVIOR,
+    CLAIM_BEHAVIOR,
     COMMIT_BEHAVIOR,
+    DEPLOYMENTS_ACTOR_ID,
     REVERT_BEHAVIOR,
     Allocate,
     Allocated,
     AllocationOrder,
     AllocationState,
+    Claim,
+    ClaimAsk,
     Commit,
     Committed,
     Revert,
@@ -61,14 +66,21 @@ from nunet.capability import check
 from nunet.capability.gpus import assign_gpus
 from nunet.capability.model import Gpu, Requirement, Resources
 from nunet.capability.units import format_size
+from nunet.errors import NunetError
 from nunet.eventlog import Catalogue, Event
 from nunet.executor import Executor, ExecutorError
 from nunet.matching.bid import BidTerms
+from nunet.replication.backoff import Backoff
 
 log = structlog.get_logger("nunet.allocation")
 
 IssuedBid = Callable[[str, str], BidTerms | None]  # (request id, orchestrator DID) -> the bid
 CPU_EPSILON = 1e-6
+
+
+CLAIM_TIMEOUT = 10.0
+CLAIM_RETRY_FIRST = 1.0
+CLAIM_RETRY_MAX = 60.0
 
 
 class ProviderActor(Actor):
@@ -127,6 +139,34 @@ class ProviderActor(Actor):
                 await self._readopt(commitment)
             else:
                 self._arm(commitment)
+            self.spawn_task(self._confirm(commitment.key), name=f"confirm:{commitment.key}")
+
+    async def _confirm(self, key: Key) -> None:
+        """Ask the orchestrating node whether a commitment recovered from the log still stands
+        (this machine may have been declared lost meanwhile, its node placed elsewhere, or the
+        deployment ended); give it up when it does not. Asked again with backoff while that node
+        does not answer."""
+        backoff = Backoff(CLAIM_RETRY_FIRST, CLAIM_RETRY_MAX)
+        while (commitment := self.book.live.get(key)) is not None:
+            orchestrator = commitment.orchestrator
+            try:
+                answer = await self.invoke(
+                    Handle(orchestrator.did, DEPLOYMENTS_ACTOR_ID, orchestrator.node),
+                    CLAIM_BEHAVIOR,
+                    ClaimAsk(deployment=key[0], node=key[1]),
+                    timeout=CLAIM_TIMEOUT,
+                )
+                claim = msgspec.convert(answer, Claim, strict=False)
+            except (NunetError, msgspec.ValidationError) as exc:
+                log.info("claim not confirmed yet", deployment=key[0], node=key[1], error=str(exc))
+                await asyncio.sleep(backoff.next_delay())
+                continue
+            if claim.claimed:
+                return
+            async with self._lock(key):
+                if self.book.live.get(key) is commitment:
+                    await self._undo(commitment, f"given up after a restart: {claim.why}")
+            return
 
     async def on_stop(self) -> None:
         # Allocation actors are left running (the node is stopping or the provider restarting:
@@ -395,23 +435,29 @@ class ProviderActor(Actor):
             commitment = self.book.live.get(key)
             if commitment is None:  # already reverted, expired, or never committed: done
                 return Reverted(deployment=ask.deployment, node=ask.node, released=False)
-            timer = self._timers.pop(key, None)
-            if timer is not None:
-                timer.cancel()
-            names = tuple(commitment.orders)
-            for actor in self.allocation_actors(*key).values():
-                await self._drop(actor, ask.reason or "reverted by its orchestrator")
-            self._remove_files(commitment)
-            await self._release(commitment.reservation)
-            await self._append(
-                AllocationReverted(
-                    deployment=ask.deployment, node=ask.node, reason=ask.reason, allocations=names
-                )
-            )
-            log.info("deployment reverted", deployment=ask.deployment, node=ask.node)
+            names = await self._undo(commitment, ask.reason or "reverted by its orchestrator")
             return Reverted(
                 deployment=ask.deployment, node=ask.node, released=True, allocations=names
             )
+
+    async def _undo(self, commitment: Commitment, reason: str) -> tuple[str, ...]:
+        """Stop and clean every allocation of a commitment, release its reservation, record it."""
+        key = commitment.key
+        timer = self._timers.pop(key, None)
+        if timer is not None:
+            timer.cancel()
+        names = tuple(commitment.orders)
+        for actor in self.allocation_actors(*key).values():
+            await self._drop(actor, reason)
+        self._remove_files(commitment)
+        await self._release(commitment.reservation)
+        await self._append(
+            AllocationReverted(
+                deployment=key[0], node=key[1], reason=reason[:1024], allocations=names
+            )
+        )
+        log.info("deployment reverted", deployment=key[0], node=key[1], reason=reason)
+        return names
 
     # -- recovery ------------------------------------------------------------------------------
     async def _reconcile_ledger(self) -> None:

@@ -6,8 +6,9 @@ from typing import Annotated
 
 import msgspec
 
-DEPLOYMENTS_ACTOR_ID = "deployments"
-"""On every node: takes new deployments and answers about them; spawns their orchestrators."""
+from nunet.allocation.protocol import DEPLOYMENTS_ACTOR_ID
+
+__all__ = ["DEPLOYMENTS_ACTOR_ID"]  # defined with the protocol: providers ask it too
 
 NEW_BEHAVIOR = "/dms/node/deployment/new"
 LIST_BEHAVIOR = "/dms/node/deployment/list"

@@ -18,6 +18,7 @@ import msgspec
 import structlog
 
 from nunet.actor import Actor, BehaviorFailed, Handle, Message, behavior
+from nunet.allocation.protocol import CLAIM_BEHAVIOR, Claim, ClaimAsk
 from nunet.allocation.protocol import LOGS_BEHAVIOR as ALLOCATION_LOGS_BEHAVIOR
 from nunet.allocation.protocol import LogsAsk as AllocationLogsAsk
 from nunet.capability.model import Requirement
@@ -213,6 +214,13 @@ class DeploymentsActor(Actor):
             out[name] = await self._lines(state, name, since, ask.limit)
         return {"deployment": state.id, "state": state.phase.value, "logs": out}
 
+    @behavior(CLAIM_BEHAVIOR, payload_type=ClaimAsk, public=True)
+    async def claim(self, message: Message) -> Claim:
+        """Whether a deployment still holds its node `node` on the asking machine: a provider
+        that recovered a commitment asks, and gives it up when it is not claimed."""
+        ask: ClaimAsk = message.payload
+        return claim_of(self.deployments.get(ask.deployment), ask.node, message.sender.did)
+
     @behavior(SHUTDOWN_BEHAVIOR, payload_type=DeploymentAsk)
     async def shutdown(self, message: Message) -> dict[str, Any]:
         state = self._state(message.payload.deployment)
@@ -287,6 +295,20 @@ class DeploymentsActor(Actor):
             ) from None
         lines = list(answer) if isinstance(answer, list) else []
         return [entry for entry in lines if since is None or entry[0] > since]
+
+
+def claim_of(state: DeploymentState | None, node: str, provider: str) -> Claim:
+    """Whether `provider` still holds `node` of the deployment whose state is `state`."""
+    if state is None:
+        return Claim(claimed=False, why="no such deployment here")
+    if state.phase in TERMINAL:
+        return Claim(claimed=False, why=f"the deployment is {state.phase.value}")
+    view = state.nodes.get(node)
+    if view is None:
+        return Claim(claimed=False, why=f"the deployment has no node {node}")
+    if view.provider == provider or provider in view.standby:
+        return Claim(claimed=True)
+    return Claim(claimed=False, why=f"node {node} is now on {view.provider or 'no machine'}")
 
 
 def _ensemble_of(ask: NewDeployment) -> Ensemble:

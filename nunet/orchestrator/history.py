@@ -45,7 +45,8 @@ def summary(event: DeploymentEvent) -> str:
                 f"{len(event.allocations)} allocation(s), by {event.requester}"
             )
         case MatchingStarted():
-            return f"bid round {event.attempt} ({event.request_id}) for {', '.join(event.nodes)}"
+            request = f" ({event.request_id})" if event.request_id else ""
+            return f"bid round {event.attempt}{request} for {', '.join(event.nodes)}"
         case DeploymentQueued():
             return f"queued: {event.why}; retry in {event.retry_in:g} s"
         case DeploymentExpired():

@@ -418,15 +418,6 @@ async def test_a_lost_machine_with_a_standby_hands_its_node_to_the_standby(
     assert status["results"]["worker"]["exit_code"] == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: nothing reverts a lost machine's commitment. Its node moved away and the "
-    "deployment ended, but when the machine's node restarts its provider recovers the "
-    "commitment from its log and keeps the share reserved (`nunet status`: allocated "
-    "cpu 0.75 under '<deployment>/solo', free 0.25) for good: the orchestrator drops the "
-    "recovered allocation's reports as a stranger's, and teardown reverts only the current "
-    "machine and the standbys",
-)
 async def test_a_killed_machine_that_comes_back_keeps_nothing_of_the_node_it_lost(
     swarm: Swarm,
 ) -> None:
