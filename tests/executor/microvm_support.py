@@ -10,6 +10,7 @@ from pathlib import Path
 from nunet.eventlog import Event
 from nunet.executor import Executor
 from nunet.executor.microvm import DEFAULT_KERNEL_DIR, MicroVMExecutor, ensure_kernel
+from nunet.executor.microvm.executor import BOOT_TIMEOUT_SECONDS
 from tests.executor.contract import ExecutorBackend
 
 
@@ -48,7 +49,11 @@ class MicroVMBackend(ExecutorBackend):
         self.state_dir = state_dir
 
     def executor(
-        self, record: Callable[[Event], object], *, allow_privileged: bool = False
+        self,
+        record: Callable[[Event], object],
+        *,
+        allow_privileged: bool = False,
+        boot_timeout_seconds: float = BOOT_TIMEOUT_SECONDS,
     ) -> MicroVMExecutor:
         return MicroVMExecutor(
             record,
@@ -57,6 +62,7 @@ class MicroVMBackend(ExecutorBackend):
             state_dir=self.state_dir,
             accel="tcg",
             allow_privileged=allow_privileged,
+            boot_timeout_seconds=boot_timeout_seconds,
         )
 
     async def open(

@@ -139,6 +139,26 @@ async def test_a_flood_of_output_is_capped_and_its_timeout_leaves_no_vm(
     assert vmm_processes(str(microvm.state_dir)) == []
 
 
+async def test_a_guest_that_does_not_boot_in_time_is_booted_again_then_failed_clearly(
+    microvm: MicroVMBackend,
+) -> None:
+    """A boot timeout no guest can meet: each boot is killed by the watchdog, the second
+    attempt too, and the execution fails saying so, with no VM left."""
+    executor = microvm.executor(lambda event: None, boot_timeout_seconds=0.05)
+    spec = ExecutionSpec(id="stalled", image=microvm.image, command=("true",))
+    await executor.prepare(spec)
+    await executor.start(spec.id)
+    async with asyncio.timeout(WAIT_S):
+        status = await executor.wait(spec.id)
+    assert status.state is State.FAILED
+    assert "the guest did not boot within 0.05 s, 2 times" in status.error
+    lines = [line.text async for line in executor.logs(spec.id)]
+    assert "nunet: the guest did not boot within 0.05 s; booting it again" in lines
+    await executor.cleanup(spec.id)
+    assert await microvm.leftovers(spec.id) == []
+    assert vmm_processes(str(microvm.state_dir)) == []
+
+
 def _start_sleeper(cwd: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen(["sleep", "600"], cwd=cwd, start_new_session=True)
 

@@ -75,13 +75,15 @@ from nunet.executor.microvm.qemu import (
     vcpus_for,
 )
 from nunet.executor.microvm.rootfs import DOCKER_SOCKET, ImageConfig, ImageStore, is_static_elf
-from nunet.executor.microvm.vm import VMProcess
+from nunet.executor.microvm.vm import Ended, VMProcess
 from nunet.executor.spec import ExecutionSpec
 
 Backend = Literal["qemu", "firecracker"]
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 _MIB = 1 << 20
 EXIT_GRACE_SECONDS = 2.0  # after the guest reported the exit, how long its VMM may take to end
+BOOT_TIMEOUT_SECONDS = 15.0  # a guest whose init has not started the job by then is booted again
+BOOT_ATTEMPTS = 2  # software emulation (TCG) on a loaded host now and then stalls a boot for good
 
 
 class _Execution:
@@ -110,6 +112,8 @@ class _Execution:
         self.usage = Usage()
         self.output_bytes = 0
         self.stop_reason: Input | None = None  # CANCELLED / TIMED_OUT once the host stops it
+        self.booted = False  # the guest's init said `started`
+        self.boot_stalled = False  # the VMM was killed because the guest did not boot in time
 
     def move(self, event: Input) -> None:
         self.state = next_state(self.state, event)
@@ -148,8 +152,10 @@ class MicroVMExecutor:
         docker_socket: Path = DOCKER_SOCKET,
         busybox: Path | None = None,
         allow_privileged: bool = False,
+        boot_timeout_seconds: float = BOOT_TIMEOUT_SECONDS,
     ) -> None:
         self.name = f"microvm-{backend}"
+        self._boot_timeout = boot_timeout_seconds
         self._record = record
         self._node_id = node_id
         self._kernel = kernel
@@ -316,16 +322,20 @@ class MicroVMExecutor:
             raise
         execution.move(Input.STARTED)
         execution.started_at = time.time()
-        assert execution.directory is not None
-        _write_json(
-            execution.directory / "vm.json",
-            {"id": execution_id, "node": self._node_id, "pid": execution.process.pid},
-        )
+        self._remember_vmm(execution, execution.process)
         self._record(ExecutionStarted(execution=execution_id, executor=self.name))
         execution.supervisor = asyncio.create_task(
             self._supervise(execution, execution.process), name=f"microvm:{execution_id}"
         )
         return self._status(execution)
+
+    def _remember_vmm(self, execution: _Execution, process: VMProcess) -> None:
+        """Where recover() finds the VMM after a node restart."""
+        assert execution.directory is not None
+        _write_json(
+            execution.directory / "vm.json",
+            {"id": execution.spec.id, "node": self._node_id, "pid": process.pid},
+        )
 
     async def _launch(self, execution: _Execution) -> VMProcess:
         spec, directory, initrd = execution.spec, execution.directory, execution.initrd
@@ -355,7 +365,6 @@ class MicroVMExecutor:
         return VMProcess(qemu_argv(find_qemu(), plan), cwd=directory, stderr=directory / "vmm.err")
 
     async def _supervise(self, execution: _Execution, process: VMProcess) -> None:
-        parser = ConsoleParser(execution.nonce)
         facts: list[Fact] = []
         timeout = execution.spec.limits.timeout_seconds
         timer = (
@@ -364,12 +373,26 @@ class MicroVMExecutor:
             else None
         )
         try:
-            async for chunk in process.console():
-                for fact in parser.feed(chunk):
-                    self._take(execution, fact, facts)
-            for fact in parser.close():
-                self._take(execution, fact, facts)
-            ended = await process.ended
+            for attempt in range(1, BOOT_ATTEMPTS + 1):
+                ended = await self._boot_once(execution, process, facts)
+                if not execution.boot_stalled or execution.stop_reason is not None:
+                    break
+                if attempt == BOOT_ATTEMPTS:
+                    facts.append(
+                        GuestError(
+                            f"the guest did not boot within {self._boot_timeout:g} s, "
+                            f"{BOOT_ATTEMPTS} times"
+                        )
+                    )
+                    break
+                execution.add_line(
+                    "console",
+                    f"nunet: the guest did not boot within {self._boot_timeout:g} s; "
+                    "booting it again",
+                )
+                execution.boot_stalled = False
+                process = execution.process = await self._launch(execution)
+                self._remember_vmm(execution, process)
         finally:
             if timer is not None:
                 timer.cancel()
@@ -397,6 +420,30 @@ class MicroVMExecutor:
         )
         execution.end()
 
+    async def _boot_once(
+        self, execution: _Execution, process: VMProcess, facts: list[Fact]
+    ) -> Ended:
+        """Run one boot to its end: the console's facts taken, the VMM killed if the guest has
+        not started the job within the boot timeout."""
+        parser = ConsoleParser(execution.nonce)
+        watchdog = asyncio.get_running_loop().call_later(
+            self._boot_timeout, self._boot_stalled, execution, process
+        )
+        try:
+            async for chunk in process.console():
+                for fact in parser.feed(chunk):
+                    self._take(execution, fact, facts)
+            for fact in parser.close():
+                self._take(execution, fact, facts)
+            return await process.ended
+        finally:
+            watchdog.cancel()
+
+    def _boot_stalled(self, execution: _Execution, process: VMProcess) -> None:
+        if not execution.booted and execution.stop_reason is None:
+            execution.boot_stalled = True
+            process.kill()
+
     def _take(self, execution: _Execution, fact: Fact, facts: list[Fact]) -> None:
         if isinstance(fact, Output):
             execution.add_line(fact.stream, fact.text)
@@ -408,7 +455,9 @@ class MicroVMExecutor:
         elif isinstance(fact, HealthReport):
             execution.health = fact
             execution.health_seen.set()
-        elif not isinstance(fact, Started):
+        elif isinstance(fact, Started):
+            execution.booted = True
+        else:
             facts.append(fact)
 
     def _stop(self, execution: _Execution, reason: Input) -> None:
