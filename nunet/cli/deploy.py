@@ -8,8 +8,9 @@ and the API refuse the same document with the same problems (each named by its p
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
@@ -34,6 +35,7 @@ EXIT_FAILED = 1
 EXIT_NOT_YET = 3  # --timeout passed before the deployment settled
 
 _api_option = click.option("--api", default=None, help="API URL or Unix socket path.")
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _seconds(value: str | None, option: str) -> float | None:
@@ -168,41 +170,44 @@ def deployments() -> None:
 @output_option
 def list_deployments(ctx: CliContext, api: str | None) -> None:
     """Every deployment this node orchestrates (newest first)."""
+    emit(ctx, _ask(ctx, api, LIST_BEHAVIOR, {}))
+
+
+def _about_one(name: str) -> Callable[[F], click.Command]:
+    """A `nunet deployments NAME DEPLOYMENT` command with the usual options."""
+
+    def make(command: F) -> click.Command:
+        wrapped = output_option(command)
+        return deployments.command(name)(
+            click.argument("deployment")(_api_option(pass_context(wrapped)))
+        )
+
+    return make
+
+
+def _ask(
+    ctx: CliContext, api: str | None, behavior: str, payload: Any, timeout: float = CALL_TIMEOUT
+) -> Any:
     with find_api(ctx.home, api) as client:
-        emit(ctx, _call(client, LIST_BEHAVIOR, {}))
+        return _call(client, behavior, payload, timeout)
 
 
-@deployments.command("status")
-@click.argument("deployment")
-@_api_option
-@pass_context
-@output_option
+@_about_one("status")
 def status(ctx: CliContext, deployment: str, api: str | None) -> None:
     """Its state, where each allocation runs and how it is doing."""
-    with find_api(ctx.home, api) as client:
-        _summarise(ctx, _call(client, STATUS_BEHAVIOR, {"deployment": deployment}))
+    _summarise(ctx, _ask(ctx, api, STATUS_BEHAVIOR, {"deployment": deployment}))
 
 
-@deployments.command("manifest")
-@click.argument("deployment")
-@_api_option
-@pass_context
-@output_option
+@_about_one("manifest")
 def manifest(ctx: CliContext, deployment: str, api: str | None) -> None:
     """The ensemble as deployed: which peer runs each node, the allocation actors, ports."""
-    with find_api(ctx.home, api) as client:
-        emit(ctx, _call(client, MANIFEST_BEHAVIOR, {"deployment": deployment}))
+    emit(ctx, _ask(ctx, api, MANIFEST_BEHAVIOR, {"deployment": deployment}))
 
 
-@deployments.command("history")
-@click.argument("deployment")
-@_api_option
-@pass_context
-@output_option
+@_about_one("history")
 def history(ctx: CliContext, deployment: str, api: str | None) -> None:
     """Everything that happened to it, in order (from the node's event log)."""
-    with find_api(ctx.home, api) as client:
-        answer = _call(client, HISTORY_BEHAVIOR, {"deployment": deployment, "after": 0})
+    answer = _ask(ctx, api, HISTORY_BEHAVIOR, {"deployment": deployment, "after": 0})
     if ctx.output != "table":
         emit(ctx, answer["entries"])
         return
@@ -237,12 +242,7 @@ def logs(
             time.sleep(POLL_SECONDS)
 
 
-@deployments.command("shutdown")
-@click.argument("deployment")
-@_api_option
-@pass_context
-@output_option
+@_about_one("shutdown")
 def shutdown(ctx: CliContext, deployment: str, api: str | None) -> None:
     """Stop every allocation and release every reservation."""
-    with find_api(ctx.home, api) as client:
-        emit(ctx, _call(client, SHUTDOWN_BEHAVIOR, {"deployment": deployment}, timeout=120.0))
+    emit(ctx, _ask(ctx, api, SHUTDOWN_BEHAVIOR, {"deployment": deployment}, timeout=120.0))

@@ -294,8 +294,7 @@ class OrchestratorActor(Actor):
             self._nodes[node].standbys = list(outcome.standby_bids.get(node, ()))
         await self._emit(
             NodesMatched(
-                deployment=self.deployment,
-                at=self._clock(),
+                **self._stamp(),
                 primary={n: outcome.bids[n].bidder for n in nodes},
                 standby={n: [b.bidder for b in outcome.standby_bids.get(n, ())] for n in nodes},
                 score=outcome.score,
@@ -345,8 +344,7 @@ class OrchestratorActor(Actor):
         except (NunetError, msgspec.ValidationError) as exc:
             await self._emit(
                 CommitFailed(
-                    deployment=self.deployment,
-                    at=self._clock(),
+                    **self._stamp(),
                     node=node,
                     provider=bid.bidder,
                     reason=str(exc),
@@ -358,8 +356,7 @@ class OrchestratorActor(Actor):
             self._nodes[node].gpus = committed.gpus
         await self._emit(
             NodeCommitted(
-                deployment=self.deployment,
-                at=self._clock(),
+                **self._stamp(),
                 node=node,
                 provider=bid.bidder,
                 reservation=committed.reservation,
@@ -395,8 +392,7 @@ class OrchestratorActor(Actor):
             self._nodes[node].last_heard = self._clock()
             await self._emit(
                 NodeAllocated(
-                    deployment=self.deployment,
-                    at=self._clock(),
+                    **self._stamp(),
                     node=node,
                     provider=bid.bidder,
                     allocations=allocated.allocations,
@@ -449,19 +445,14 @@ class OrchestratorActor(Actor):
         running or starting on it. The supervisor tree is not told: losing a machine is no
         failure of its allocations."""
         lost = self.state.nodes[node].provider
-        await self._emit(
-            NodeLost(
-                deployment=self.deployment, at=self._clock(), node=node, provider=lost, why=why
-            )
-        )
+        await self._emit(NodeLost(**self._stamp(), node=node, provider=lost, why=why))
         held = self._nodes[node]
         promoted = held.standbys.pop(0) if held.standbys else None
         if promoted is not None:  # it holds a reservation already: it takes over at once
             held.bid = promoted
             await self._emit(
                 NodeRescheduled(
-                    deployment=self.deployment,
-                    at=self._clock(),
+                    **self._stamp(),
                     node=node,
                     old_provider=lost,
                     new_provider=promoted.bidder,
@@ -473,8 +464,7 @@ class OrchestratorActor(Actor):
             await self._place([node], excluded=frozenset((lost,)))
             await self._emit(
                 NodeRescheduled(
-                    deployment=self.deployment,
-                    at=self._clock(),
+                    **self._stamp(),
                     node=node,
                     old_provider=lost,
                     new_provider=self.state.nodes[node].provider,
@@ -501,8 +491,7 @@ class OrchestratorActor(Actor):
             for restarted in actions.restarted:
                 await self._emit(
                     AllocationsRestarted(
-                        deployment=self.deployment,
-                        at=self._clock(),
+                        **self._stamp(),
                         supervisor=restarted.path,
                         allocations=list(restarted.allocations),
                         strategy=STRATEGY_NAMES[restarted.strategy],
@@ -517,8 +506,7 @@ class OrchestratorActor(Actor):
             for escalated in actions.escalated:
                 await self._emit(
                     SupervisorEscalated(
-                        deployment=self.deployment,
-                        at=self._clock(),
+                        **self._stamp(),
                         supervisor=escalated.path,
                         why=escalated.reason,
                     )
@@ -542,20 +530,20 @@ class OrchestratorActor(Actor):
     async def _progress(self) -> None:
         """Running once everything is up; done once a deployment of tasks has them all ended."""
         if self.state.phase is Phase.STARTING and self._all_up():
-            await self._emit(DeploymentRunning(deployment=self.deployment, at=self._clock()))
+            await self._emit(DeploymentRunning(**self._stamp()))
         if self.state.phase not in (Phase.RUNNING, Phase.STARTING) or self.state.services:
             return
         if not all(self._task_done(name) for name in self.state.allocations):
             return
         if self._supervision.busy():
             return
-        await self._emit(TasksDone(deployment=self.deployment, at=self._clock()))
+        await self._emit(TasksDone(**self._stamp()))
         self.spawn_task(self._complete())
 
     async def _complete(self) -> None:
         await self._collect_results()
         await self._teardown("its tasks are done")
-        await self._emit(DeploymentCompleted(deployment=self.deployment, at=self._clock()))
+        await self._emit(DeploymentCompleted(**self._stamp()))
 
     # -- the end -----------------------------------------------------------------------------
     async def shutdown(self, by: str, reason: str = "") -> DeploymentState:
@@ -563,11 +551,7 @@ class OrchestratorActor(Actor):
         if self.state.phase in TERMINAL or self.state.phase is Phase.COMPLETING:
             return self.state
         if self.state.phase is not Phase.SHUTTING_DOWN:
-            await self._emit(
-                ShutdownRequested(
-                    deployment=self.deployment, at=self._clock(), by=by, reason=reason
-                )
-            )
+            await self._emit(ShutdownRequested(**self._stamp(), by=by, reason=reason))
             await self._stop_driver()
             await self._collect_results()
             await self._teardown(reason or "shut down on request")
@@ -577,7 +561,7 @@ class OrchestratorActor(Actor):
         if self.state.phase in TERMINAL:
             return
         log.warning("deployment failed", deployment=self.deployment, why=why)
-        await self._emit(DeploymentFailed(deployment=self.deployment, at=self._clock(), why=why))
+        await self._emit(DeploymentFailed(**self._stamp(), why=why))
         await self._collect_results()
         await self._teardown(why)
 
@@ -599,7 +583,7 @@ class OrchestratorActor(Actor):
                 jobs.append(self._revert_one(node, bid.bidder, self._provider(bid), reason))
             held.standbys = []
         await asyncio.gather(*jobs)
-        await self._emit(DeploymentTornDown(deployment=self.deployment, at=self._clock()))
+        await self._emit(DeploymentTornDown(**self._stamp()))
 
     async def _revert_one(self, node: str, did: str, provider: Handle, reason: str) -> None:
         try:
@@ -613,8 +597,7 @@ class OrchestratorActor(Actor):
             reason = f"{reason} (the machine did not answer: {exc})"
         await self._emit(
             NodeReverted(
-                deployment=self.deployment,
-                at=self._clock(),
+                **self._stamp(),
                 node=node,
                 provider=did,
                 reason=reason[:1024],
@@ -629,8 +612,7 @@ class OrchestratorActor(Actor):
             lines = await self._fetch_logs(name, view.handle)
             await self._emit(
                 AllocationResult(
-                    deployment=self.deployment,
-                    at=self._clock(),
+                    **self._stamp(),
                     node=view.node,
                     allocation=name,
                     state=view.state.value,
@@ -665,6 +647,10 @@ class OrchestratorActor(Actor):
         return self._results_dir / self.deployment / f"{allocation}.log.jsonl"
 
     # -- plumbing ----------------------------------------------------------------------------
+    def _stamp(self) -> dict[str, Any]:
+        """The fields every deployment event starts with: which deployment, and when."""
+        return {"deployment": self.deployment, "at": self._clock()}
+
     async def _emit(self, event: DeploymentEvent) -> None:
         self.state = self.state.apply(event)  # an illegal decision raises before it is logged
         self.system.event_log.append_nowait(event, actor=str(self.handle))
