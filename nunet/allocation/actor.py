@@ -61,6 +61,10 @@ log = structlog.get_logger("nunet.allocation")
 
 # The runtime refused the envelope (no such actor, not allowed, ...): the report never reached a
 # handler, so it is sent again. Any other error came from the orchestrator's handler: delivered.
+# Answers that may mean the orchestrator no longer holds this allocation (its deployment ended
+# and its orchestrator retired, or the node was placed elsewhere): the provider asks the
+# orchestrating node whether it still claims the node, and gives it up when it does not.
+DISOWNING = frozenset(("unknown-actor", "not-your-deployment"))
 UNDELIVERED = frozenset(
     (
         "rejected",
@@ -116,9 +120,11 @@ class AllocationActor(Actor):
         heartbeat_seconds: float = 2.0,
         keys_file: Path | None = None,
         recovered: Recovered | None = None,
+        disowned: Callable[[], None] = lambda: None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         super().__init__()
+        self._disowned = disowned
         self.deployment = deployment
         self.node = node
         self.order = order
@@ -541,6 +547,8 @@ class AllocationActor(Actor):
         try:
             await self.invoke(to, REPORT_BEHAVIOR, report, timeout=limit)
         except RemoteError as exc:
+            if exc.code in DISOWNING:
+                self._disowned()
             if exc.code in UNDELIVERED:
                 log.info("report not delivered", to=str(to), kind=report.kind, reason=str(exc))
                 return False

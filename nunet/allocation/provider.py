@@ -112,6 +112,7 @@ class ProviderActor(Actor):
         self.book = CommitmentBook()
         self._locks: dict[Key, asyncio.Lock] = {}
         self._timers: dict[Key, asyncio.Task[Any]] = {}
+        self._confirming: dict[Key, asyncio.Task[None]] = {}
         self._catalogue = Catalogue(*EVENTS)
 
     # -- reading -------------------------------------------------------------------------------
@@ -139,13 +140,19 @@ class ProviderActor(Actor):
                 await self._readopt(commitment)
             else:
                 self._arm(commitment)
-            self.spawn_task(self._confirm(commitment.key), name=f"confirm:{commitment.key}")
+            self._reconfirm(commitment.key)
+
+    def _reconfirm(self, key: Key) -> None:
+        """Ask the orchestrating node about a commitment, unless that is already under way."""
+        running = self._confirming.get(key)
+        if running is None or running.done():
+            self._confirming[key] = self.spawn_task(self._confirm(key), name=f"confirm:{key}")
 
     async def _confirm(self, key: Key) -> None:
-        """Ask the orchestrating node whether a commitment recovered from the log still stands
-        (this machine may have been declared lost meanwhile, its node placed elsewhere, or the
-        deployment ended); give it up when it does not. Asked again with backoff while that node
-        does not answer."""
+        """Ask the orchestrating node whether a commitment still stands — after a restart, or
+        when its orchestrator disowns a report (this machine may have been declared lost
+        meanwhile, its node placed elsewhere, or the deployment ended); give it up when it does
+        not. Asked again with backoff while that node does not answer."""
         backoff = Backoff(CLAIM_RETRY_FIRST, CLAIM_RETRY_MAX)
         while (commitment := self.book.live.get(key)) is not None:
             orchestrator = commitment.orchestrator
@@ -165,7 +172,7 @@ class ProviderActor(Actor):
                 return
             async with self._lock(key):
                 if self.book.live.get(key) is commitment:
-                    await self._undo(commitment, f"given up after a restart: {claim.why}")
+                    await self._undo(commitment, f"given up, no longer claimed: {claim.why}")
             return
 
     async def on_stop(self) -> None:
@@ -403,6 +410,7 @@ class ProviderActor(Actor):
             orchestrator=self._orchestrator_of(commitment.key, commitment.orchestrator),
             heartbeat_seconds=heartbeat_seconds,
             keys_file=keys_file,
+            disowned=lambda: self._reconfirm(commitment.key),
             clock=self._clock,
         )
         await self.system.spawn(actor, allocation_actor_id(commitment.deployment, order.name))
@@ -505,6 +513,7 @@ class ProviderActor(Actor):
                 heartbeat_seconds=commitment.heartbeat_seconds,
                 keys_file=keys_file,
                 recovered=recovered,
+                disowned=lambda: self._reconfirm(commitment.key),
                 clock=self._clock,
             )
             try:

@@ -19,7 +19,7 @@ from typing import Any
 import msgspec
 import structlog
 
-from nunet.actor import Actor, Handle, Message, behavior
+from nunet.actor import Actor, BehaviorFailed, Handle, Message, behavior
 from nunet.actor.supervision import ChildStatus
 from nunet.allocation.protocol import (
     ALLOCATE_BEHAVIOR,
@@ -176,7 +176,13 @@ class OrchestratorActor(Actor):
             log.warning(
                 "report from a stranger", sender=message.sender.did, report=report.allocation
             )
-            return
+            # Said, so that a machine that lost the node (declared lost, then back) asks the
+            # deployments actor whether anything of it is still claimed, and gives it up.
+            raise BehaviorFailed(
+                f"deployment {self.deployment} does not hold {report.allocation} of node "
+                f"{report.node} on {message.sender.did}",
+                code="not-your-deployment",
+            )
         self._nodes[report.node].last_heard = self._clock()
         seen = self._seen.get(report.allocation)
         if seen is not None and seen[0] == message.sender.did and report.seq <= seen[1]:
