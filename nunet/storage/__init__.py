@@ -22,6 +22,7 @@ from nunet.storage.provider import (
     Transferred,
 )
 from nunet.storage.streaming import AtomicFile
+from nunet.storage.url import UrlProvider
 
 __all__ = [
     "AccessDenied",
@@ -40,5 +41,6 @@ __all__ = [
     "TooLarge",
     "TransferInterrupted",
     "Transferred",
+    "UrlProvider",
     "parse_location",
 ]

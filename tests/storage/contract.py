@@ -171,6 +171,7 @@ class StorageContract:
     large_object_bytes: ClassVar[int] = 64 * MIB
     max_buffer_bytes: ClassVar[int] = 24 * MIB  # the heap's peak growth during a large transfer
     interrupt_object_bytes: ClassVar[int] = 4 * MIB
+    resume_object_bytes: ClassVar[int] = 8 * MIB  # several of the provider's chunks
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -517,7 +518,7 @@ class StorageContract:
     async def test_a_download_cut_once_resumes_where_it_was_cut(
         self, store: StoreUnderTest, tmp_path: Path
     ) -> None:
-        size = self.interrupt_object_bytes
+        size = self.resume_object_bytes
         source = tmp_path / "resume-source"
         expected = write_large(source, size)
         location = await self.place(store, "resume", source, tmp_path)
@@ -531,6 +532,6 @@ class StorageContract:
         assert relay.counters.cuts == 1
         assert moved.objects[0].checksum == expected
         assert file_sha256(tmp_path / "resumed") == expected
-        # starting again from zero would have moved 1.5 x the object
-        assert relay.counters.from_server < size * 1.25, relay.counters
+        # starting again from zero moves the half before the cut and then the whole object
+        assert relay.counters.from_server < size * 1.4, relay.counters
         recorder.check_monotone_to(size)
