@@ -6,6 +6,7 @@ Public names are re-exported here; the modules behind them are private.
 
 from nunet.storage.inline import InlineProvider
 from nunet.storage.locations import Location, parse_location
+from nunet.storage.paths import UploadItem, check_upload_size, files_to_upload, safe_join
 from nunet.storage.provider import (
     AccessDenied,
     BadLocation,
@@ -21,8 +22,10 @@ from nunet.storage.provider import (
     TransferInterrupted,
     Transferred,
 )
-from nunet.storage.streaming import AtomicFile
+from nunet.storage.storage import Storage
+from nunet.storage.streaming import AtomicFile, Digests, ProgressMeter, file_checksum, read_chunks
 from nunet.storage.url import UrlProvider
+from nunet.storage.volumes import Volume, VolumeController, VolumeError
 
 __all__ = [
     "AccessDenied",
@@ -30,17 +33,29 @@ __all__ = [
     "BadLocation",
     "Checksum",
     "ChecksumMismatch",
+    "Digests",
     "InlineProvider",
     "Location",
     "NotFound",
     "ObjectInfo",
     "Progress",
     "ProgressCallback",
+    "ProgressMeter",
+    "Storage",
     "StorageError",
     "StorageProvider",
     "TooLarge",
     "TransferInterrupted",
     "Transferred",
+    "UploadItem",
     "UrlProvider",
+    "Volume",
+    "VolumeController",
+    "VolumeError",
+    "check_upload_size",
+    "file_checksum",
+    "files_to_upload",
     "parse_location",
+    "read_chunks",
+    "safe_join",
 ]
