@@ -51,7 +51,8 @@ class S3Provider(StorageProvider):
 
     `part_bytes` is the multipart part size and `multipart_threshold` the size above which an
     upload goes in parts; `concurrency` parts (or small objects of a directory) move at once;
-    `resumption` says how often a cut download is resumed."""
+    `resumption` says how often a cut download is resumed, and `request_attempts` how often
+    botocore tries each request (throttling, a refused connection) before giving up."""
 
     schemes = ("s3",)
     writable = True
@@ -64,6 +65,7 @@ class S3Provider(StorageProvider):
         multipart_threshold: int = PART_BYTES,
         concurrency: int = 4,
         resumption: Resumption | None = None,
+        request_attempts: int = 3,
     ) -> None:
         if concurrency < 1:
             raise ValueError(f"concurrency is at least 1, not {concurrency}")
@@ -72,6 +74,7 @@ class S3Provider(StorageProvider):
         self.multipart_threshold = multipart_threshold
         self.concurrency = concurrency
         self.resumption = resumption or Resumption()
+        self.request_attempts = request_attempts
         self._client: Any = None
         self._exits: contextlib.AsyncExitStack | None = None
         self._opening = asyncio.Lock()
@@ -87,7 +90,7 @@ class S3Provider(StorageProvider):
                 session = aioboto3.Session(**self.config.session_options())
                 settings = AioConfig(
                     s3={"addressing_style": self.config.addressing_style},
-                    retries={"mode": "standard", "total_max_attempts": 3},
+                    retries={"mode": "standard", "total_max_attempts": self.request_attempts},
                     max_pool_connections=max(10, 2 * self.concurrency),
                     connect_timeout=10,
                     read_timeout=60,

@@ -56,7 +56,8 @@ class MotoServer:
         return self
 
     def _read_log(self) -> None:
-        assert self._process is not None and self._process.stderr is not None
+        assert self._process is not None
+        assert self._process.stderr is not None
         for line in self._process.stderr:
             if not self._started.is_set():
                 self._output.append(line)

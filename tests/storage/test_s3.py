@@ -72,11 +72,17 @@ def moto() -> Iterator[MotoServer]:
 
 
 @pytest.fixture(scope="session")
-def keys(moto: MotoServer) -> KeyPair:
-    """The key pair every test uses; the server refuses any other from now on."""
-    pair = moto.user("nunet-tests")
+def users(moto: MotoServer) -> dict[str, KeyPair]:
+    """The key pairs the server knows: `tests` (allowed everything in S3, what every test
+    uses) and `powerless` (allowed nothing); it refuses any other request from now on."""
+    known = {"tests": moto.user("nunet-tests"), "powerless": moto.user("powerless", actions=None)}
     moto.require_credentials()
-    return pair
+    return known
+
+
+@pytest.fixture(scope="session")
+def keys(users: dict[str, KeyPair]) -> KeyPair:
+    return users["tests"]
 
 
 def config_for(endpoint: str, keys: KeyPair | None) -> S3Config:
@@ -123,7 +129,9 @@ class S3Store(StoreUnderTest):
 async def s3(moto: MotoServer, keys: KeyPair) -> AsyncIterator[S3Store]:
     relay = await Relay("127.0.0.1", moto.port).start()
     provider = S3Provider(
-        config_for(f"http://{relay.address}", keys), resumption=FAST_RESUMPTION
+        config_for(f"http://{relay.address}", keys),
+        resumption=FAST_RESUMPTION,
+        request_attempts=2,
     )
     session = aioboto3.Session(
         aws_access_key_id=keys.access_key,
@@ -158,5 +166,399 @@ class TestS3Contract(StorageContract):
     supports_resume = True
 
     @pytest.fixture
-    async def store(self, s3: S3Store) -> AsyncIterator[StoreUnderTest]:
-        yield s3
+    async def store(self, s3: S3Store) -> StoreUnderTest:
+        return s3
+
+
+# --- multipart uploads ---
+
+
+async def test_a_40_mib_upload_goes_in_8_mib_parts_with_its_sha256_stored(
+    s3: S3Store, tmp_path: Path
+) -> None:
+    source = tmp_path / "forty.bin"
+    expected = write_large(source, 40 * MIB)
+    location = s3.location("forty.bin")
+    recorder = Recorder()
+    moved = await s3.provider.upload(source, location, progress=recorder)
+    assert moved.objects[0].checksum == expected
+    assert await s3.parts(location) == 5
+    head = await s3.raw.head_object(Bucket=s3.bucket, Key="forty.bin")
+    assert head["Metadata"]["sha256"] == expected.hex
+    assert head["ContentLength"] == 40 * MIB
+    recorder.check_monotone_to(40 * MIB)
+    assert len(recorder.reports) >= 5  # a report per part at least
+    await s3.provider.download(location, tmp_path / "back.bin")
+    assert file_sha256(tmp_path / "back.bin") == expected
+    assert await s3.incomplete_uploads() == []
+
+
+async def test_a_source_that_shrinks_mid_upload_aborts_it_leaving_no_parts(
+    s3: S3Store, tmp_path: Path
+) -> None:
+    source = tmp_path / "shrinking.bin"
+    write_large(source, 40 * MIB)
+    location = s3.location("shrinking.bin")
+
+    def truncate_after_the_first_part(progress: Any) -> None:
+        if progress.done > 0 and source.stat().st_size > MIB:
+            with source.open("r+b") as f:
+                f.truncate(MIB)
+
+    with pytest.raises(SourceChanged) as raised:
+        await s3.provider.upload(source, location, progress=truncate_after_the_first_part)
+    assert location in str(raised.value)
+    assert await s3.incomplete_uploads() == []
+    with pytest.raises(NotFound):
+        await s3.provider.size(location)
+
+
+async def test_a_source_rewritten_in_place_mid_upload_is_refused_at_the_end(
+    s3: S3Store, tmp_path: Path
+) -> None:
+    source = tmp_path / "rewritten.bin"
+    write_large(source, 24 * MIB)
+    location = s3.location("rewritten.bin")
+    rewritten = False
+
+    def rewrite_once(progress: Any) -> None:
+        nonlocal rewritten
+        if progress.done > 0 and not rewritten:
+            rewritten = True
+            with source.open("r+b") as f:
+                f.write(b"changed")
+
+    with pytest.raises(SourceChanged):
+        await s3.provider.upload(source, location, progress=rewrite_once)
+    assert await s3.incomplete_uploads() == []
+    with pytest.raises(NotFound):
+        await s3.provider.size(location)
+
+
+async def test_a_cancelled_multipart_upload_is_aborted(s3: S3Store, tmp_path: Path) -> None:
+    source = tmp_path / "cancelled.bin"
+    write_large(source, 40 * MIB)
+    first_part = asyncio.Event()
+    upload = asyncio.create_task(
+        s3.provider.upload(
+            source,
+            s3.location("cancelled.bin"),
+            progress=lambda p: first_part.set() if p.done > 0 else None,
+        )
+    )
+    await asyncio.wait_for(first_part.wait(), 30)
+    assert await s3.incomplete_uploads() == ["cancelled.bin"]
+    upload.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await upload
+    assert await s3.incomplete_uploads() == []
+
+
+async def test_a_multipart_upload_cut_for_good_is_cleaned_up_by_a_later_delete(
+    s3: S3Store, tmp_path: Path
+) -> None:
+    source = tmp_path / "cut-parts.bin"
+    write_large(source, 24 * MIB)
+    location = s3.location("cut-parts.bin")
+    s3.relay.cut_all(4 * MIB)  # within the first part on any connection
+    with pytest.raises(TransferInterrupted) as raised:
+        await s3.provider.upload(source, location)
+    assert raised.value.retryable
+    # the store was unreachable, so the abort could not reach it either: the error says so
+    assert "could not be aborted" in str(raised.value)
+    s3.relay.heal()
+    assert await s3.incomplete_uploads() == ["cut-parts.bin"]
+    await s3.provider.delete(location)
+    assert await s3.incomplete_uploads() == []
+
+
+# --- credentials ---
+
+
+@pytest.mark.parametrize(
+    ("case", "code"),
+    [
+        ("unknown key", "InvalidAccessKeyId"),
+        ("wrong secret", "SignatureDoesNotMatch"),
+        ("key without permission", "AccessDenied"),
+    ],
+)
+async def test_refused_credentials_are_access_denied_naming_the_location(
+    case: str,
+    code: str,
+    s3: S3Store,
+    moto: MotoServer,
+    users: dict[str, KeyPair],
+    tmp_path: Path,
+) -> None:
+    bad = {
+        "unknown key": KeyPair("AKIAUNKNOWNKEY000000", "whatever"),
+        "wrong secret": KeyPair(users["tests"].access_key, "not-the-secret"),
+        "key without permission": users["powerless"],
+    }[case]
+    location = await s3.put("secret.txt", b"for the right key only")
+    provider = S3Provider(config_for(moto.url, bad), request_attempts=1)
+    source = tmp_path / "up.txt"
+    source.write_bytes(b"x")
+    try:
+        with pytest.raises(AccessDenied) as raised:
+            await provider.download(location, tmp_path / "out" / "secret.txt")
+        assert location in str(raised.value)
+        assert code in str(raised.value)
+        assert names_in(tmp_path / "out") == []
+        with pytest.raises(AccessDenied):
+            await provider.size(location)
+        with pytest.raises(AccessDenied):
+            await provider.upload(source, s3.location("up.txt"))
+        with pytest.raises(AccessDenied):
+            [o async for o in provider.list(s3.location(""))]
+    finally:
+        await provider.close()
+
+
+async def test_credentials_come_from_the_environment_when_the_config_has_none(
+    s3: S3Store, moto: MotoServer, keys: KeyPair, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", keys.access_key)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", keys.secret_key)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+    location = await s3.put("env.txt", b"signed with the environment's key")
+    provider = S3Provider(config_for(moto.url, None))
+    try:
+        await provider.download(location, tmp_path / "env.txt")
+    finally:
+        await provider.close()
+    assert (tmp_path / "env.txt").read_bytes() == b"signed with the environment's key"
+
+
+# --- missing buckets and keys ---
+
+
+async def test_a_missing_bucket_is_not_found_naming_the_bucket(
+    s3: S3Store, moto: MotoServer, keys: KeyPair, tmp_path: Path
+) -> None:
+    missing = f"no-such-bucket-{uuid.uuid4().hex[:8]}"
+    source = tmp_path / "f"
+    source.write_bytes(b"x")
+    calls = {
+        "download": s3.provider.download(f"s3://{missing}/key", tmp_path / "out" / "key"),
+        "download a prefix": s3.provider.download(f"s3://{missing}/dir/", tmp_path / "dir"),
+        "size": s3.provider.size(f"s3://{missing}/key"),
+        "size of a prefix": s3.provider.size(f"s3://{missing}/"),
+        "upload": s3.provider.upload(source, f"s3://{missing}/key"),
+        "delete": s3.provider.delete(f"s3://{missing}/key"),
+        "delete a prefix": s3.provider.delete(f"s3://{missing}/dir/"),
+    }
+    for what, call in calls.items():
+        with pytest.raises(NotFound) as raised:
+            await call
+        assert f"bucket {missing!r} does not exist" in str(raised.value), what
+    with pytest.raises(NotFound):
+        [o async for o in s3.provider.list(f"s3://{missing}/")]
+    assert names_in(tmp_path / "out") == []
+
+
+async def test_a_missing_key_is_not_found_naming_key_and_bucket(
+    s3: S3Store, tmp_path: Path
+) -> None:
+    with pytest.raises(NotFound) as raised:
+        await s3.provider.size(s3.location("nope/absent"))
+    assert f"no object 'nope/absent' in bucket {s3.bucket!r}" in str(raised.value)
+    assert [o async for o in s3.provider.list(s3.location("nope/absent"))] == []
+
+
+# --- integrity ---
+
+
+async def test_an_object_not_matching_its_stored_sha256_is_refused(
+    s3: S3Store, tmp_path: Path
+) -> None:
+    stored = sha256(b"what was uploaded")
+    await s3.raw.put_object(
+        Bucket=s3.bucket, Key="swapped", Body=b"what is there now", Metadata={"sha256": stored.hex}
+    )
+    target = tmp_path / "swapped"
+    with pytest.raises(ChecksumMismatch) as raised:
+        await s3.provider.download(s3.location("swapped"), target)
+    assert stored.hex in str(raised.value)
+    assert names_in(tmp_path) == []
+    # a caller's md5 that matches does not hide the stored sha256 that does not
+    md5 = Checksum("md5", hashlib.md5(b"what is there now").hexdigest())
+    with pytest.raises(ChecksumMismatch):
+        await s3.provider.download(s3.location("swapped"), target, checksum=md5)
+    assert names_in(tmp_path) == []
+
+
+async def test_an_object_uploaded_elsewhere_without_a_sha256_still_downloads_verified_by_etag(
+    s3: S3Store, tmp_path: Path
+) -> None:
+    data = b"uploaded by another tool" * 100
+    location = await s3.put("foreign", data)
+    moved = await s3.provider.download(location, tmp_path / "foreign")
+    assert moved.objects[0].checksum == sha256(data)
+    assert (tmp_path / "foreign").read_bytes() == data
+
+
+def test_the_etag_cross_check_catches_content_that_is_not_what_the_etag_says() -> None:
+    checks = CrossChecks(hashlib.md5(b"announced").hexdigest(), None, None)
+    checks.update(b"delivered")
+    with pytest.raises(ChecksumMismatch) as raised:
+        checks.verify("s3://b/k")
+    assert "ETag" in str(raised.value)
+    checks.restart()
+    checks.update(b"announced")
+    checks.verify("s3://b/k")
+
+
+# --- prefixes ---
+
+
+async def test_deleting_a_prefix_goes_in_batches(
+    s3: S3Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("nunet.storage.s3.DELETE_BATCH", 3)
+    for i in range(7):
+        await s3.put(f"batch/{i}", b"x")
+    await s3.put("batchless", b"kept")
+    await s3.provider.delete(s3.location("batch/"))
+    assert [o.location async for o in s3.provider.list(s3.location(""))] == [
+        s3.location("batchless")
+    ]
+
+
+async def test_a_key_that_cannot_be_a_path_is_refused_and_nothing_is_written(
+    s3: S3Store, tmp_path: Path
+) -> None:
+    await s3.put("odd/fine", b"ok")
+    await s3.put("odd/a//b", b"an empty segment")
+    with pytest.raises(BadLocation) as raised:
+        await s3.provider.download(s3.location("odd/"), tmp_path / "odd")
+    assert "odd/a//b" in str(raised.value)
+    assert names_in(tmp_path / "odd") == []
+
+
+async def test_the_whole_bucket_is_a_prefix_with_or_without_the_slash(
+    s3: S3Store, tmp_path: Path
+) -> None:
+    source = tmp_path / "one.txt"
+    source.write_bytes(b"1")
+    moved = await s3.provider.upload(source, f"s3://{s3.bucket}")
+    assert moved.objects[0].location == s3.location("one.txt")
+    for i, location in enumerate((f"s3://{s3.bucket}", f"s3://{s3.bucket}/")):
+        await s3.provider.download(location, tmp_path / f"all-{i}")
+        assert (tmp_path / f"all-{i}" / "one.txt").read_bytes() == b"1"
+        assert await s3.provider.size(location) == 1
+
+
+async def test_a_closed_provider_refuses_work(s3: S3Store, tmp_path: Path) -> None:
+    await s3.provider.close()
+    await s3.provider.close()
+    with pytest.raises(StorageError) as raised:
+        await s3.provider.size(s3.location("x"))
+    assert "closed" in str(raised.value)
+
+
+# --- pure: part planning ---
+
+
+@given(
+    size=st.one_of(st.integers(1, 64 * MIB), st.integers(1, MAX_OBJECT_BYTES)),
+    preferred=st.integers(MIN_PART_BYTES, 64 * MIB),
+)
+def test_parts_cover_the_object_once_within_s3_rules(size: int, preferred: int) -> None:
+    parts = plan_parts(size, preferred)
+    assert [p.number for p in parts] == list(range(1, len(parts) + 1))
+    assert parts[0].offset == 0
+    assert all(a.offset + a.length == b.offset for a, b in itertools.pairwise(parts))
+    assert parts[-1].offset + parts[-1].length == size
+    assert len(parts) <= MAX_PARTS
+    assert all(MIN_PART_BYTES <= p.length <= MAX_PART_BYTES for p in parts[:-1])
+    assert 0 < parts[-1].length <= MAX_PART_BYTES
+    if size <= preferred * MAX_PARTS:
+        assert all(p.length == preferred for p in parts[:-1])
+
+
+def test_part_planning_refuses_what_s3_cannot_hold() -> None:
+    assert part_size_for(78 * 1024 * MIB) == PART_BYTES
+    assert part_size_for(100 * 1024 * MIB) == 11 * MIB
+    for size, preferred in ((1, MIN_PART_BYTES - 1), (1, MAX_PART_BYTES + 1)):
+        with pytest.raises(ValueError, match="a part is"):
+            part_size_for(size, preferred)
+    with pytest.raises(ValueError, match="at most"):
+        part_size_for(MAX_OBJECT_BYTES + 1)
+    with pytest.raises(ValueError, match="non-empty"):
+        plan_parts(0)
+
+
+def test_a_part_reader_reads_and_seeks_only_its_part(tmp_path: Path) -> None:
+    path = tmp_path / "f"
+    path.write_bytes(bytes(range(256)) * 4)
+    with path.open("rb") as f:
+        reader = PartReader(f.fileno(), Part(2, 100, 50), "s3://b/k")
+        assert len(reader) == 50
+        assert reader.read(10) == bytes(range(100, 110))
+        assert reader.read() == bytes(range(110, 150))
+        assert reader.read(10) == b""
+        assert reader.seek(-5, 2) == 45
+        assert reader.read() == bytes(range(145, 150))
+        assert reader.seek(1000) == 50
+        with pytest.raises(ValueError, match="whence"):
+            reader.seek(0, 7)
+        beyond = PartReader(f.fileno(), Part(3, 1000, 100), "s3://b/k")
+        with pytest.raises(SourceChanged, match="changed while being uploaded"):
+            beyond.read()
+
+
+# --- pure: errors and config ---
+
+
+def client_error(code: str) -> ClientError:
+    return ClientError({"Error": {"Code": code, "Message": "m"}}, "GetObject")
+
+
+@pytest.mark.parametrize(
+    ("code", "kind", "retryable"),
+    [
+        ("NoSuchBucket", NotFound, False),
+        ("NoSuchKey", NotFound, False),
+        ("404", NotFound, False),
+        ("InvalidAccessKeyId", AccessDenied, False),
+        ("SignatureDoesNotMatch", AccessDenied, False),
+        ("AccessDenied", AccessDenied, False),
+        ("BadDigest", ChecksumMismatch, False),
+        ("PreconditionFailed", TransferInterrupted, True),
+        ("SlowDown", StorageError, True),
+        ("InternalError", StorageError, True),
+        ("InvalidArgument", StorageError, False),
+    ],
+)
+def test_s3_error_codes_become_storage_errors(
+    code: str, kind: type[StorageError], retryable: bool
+) -> None:
+    error = storage_error(client_error(code), "s3://bkt/k", "bkt", "k")
+    assert type(error) is kind
+    assert error.retryable is retryable
+    assert str(error).startswith("s3://bkt/k: ")
+
+
+def test_a_config_needs_both_keys_or_neither_and_a_real_endpoint() -> None:
+    with pytest.raises(BadS3Config, match="secret_key is not"):
+        S3Config(access_key="AKIA")
+    with pytest.raises(BadS3Config, match="access_key is not"):
+        S3Config(secret_key="s")
+    with pytest.raises(BadS3Config, match="endpoint"):
+        S3Config(endpoint="localhost:9000")
+    with pytest.raises(msgspec.ValidationError, match=r"storage\.s3\.access_key is set"):
+        msgspec.convert({"access_key": "AKIA"}, S3Config)
+    with pytest.raises(msgspec.ValidationError, match="addressing_style"):
+        msgspec.convert({"addressing_style": "sideways"}, S3Config)
+    assert S3Config().session_options() == {}
+    assert S3Config().client_options() == {}
+
+
+def test_a_config_never_shows_its_secret() -> None:
+    config = S3Config(endpoint="http://127.0.0.1:9000", access_key="AKIA", secret_key="hunter2")
+    assert "hunter2" not in repr(config)
+    assert "AKIA" in repr(config)
+    assert config.session_options()["aws_secret_access_key"] == "hunter2"
