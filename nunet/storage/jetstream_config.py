@@ -21,10 +21,10 @@ class JetStreamStoreConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=Tr
     bucket_max_bytes: Annotated[int, msgspec.Meta(ge=1 << 20)] | None = None  # None: no limit
     ttl_seconds: Annotated[float, msgspec.Meta(gt=0)] | None = None  # objects expire; None: never
     # One chunk is one NATS message: keep it under the server's max_payload (1 MiB by default).
-    chunk_bytes: Annotated[int, msgspec.Meta(ge=1024, le=8 << 20)] = 128 * 1024
+    chunk_bytes: Annotated[int, msgspec.Meta(ge=1024, le=8 << 20)] = 256 * 1024
     max_object_bytes: Annotated[int, msgspec.Meta(ge=1)] | None = None  # None: no limit
-    window_chunks: Count = 32  # upload: chunks published and not yet acknowledged
-    fetch_chunks: Count = 16  # download: chunks asked for at once (two batches in memory)
+    window_chunks: Count = 16  # upload: chunks published and not yet acknowledged
+    fetch_chunks: Count = 8  # download: chunks asked for at once (two batches in memory)
     stall_seconds: Seconds = 10.0  # no progress for this long: the transfer is cut
     resume_attempts: Annotated[int, msgspec.Meta(ge=0, le=100)] = 3  # download restarts
     request_seconds: Seconds = 5.0  # JetStream API calls (bucket, object info, consumer)
