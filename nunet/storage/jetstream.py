@@ -20,7 +20,6 @@ import builtins
 import contextlib
 import hashlib
 import json
-import os
 from asyncio import FIRST_COMPLETED
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
@@ -48,8 +47,8 @@ from nunet.storage.jetstream_names import (
     stream_name,
 )
 from nunet.storage.locations import Location, parse_for
+from nunet.storage.paths import check_upload_size, files_to_upload, safe_join
 from nunet.storage.provider import (
-    BadLocation,
     Checksum,
     ChecksumMismatch,
     ObjectInfo,
@@ -181,8 +180,6 @@ class JetStreamProvider(StorageProvider):
         self, prefix: Location, target: Path, limit: int | None, progress: ProgressCallback | None
     ) -> Transferred:
         objects = await self._listing(prefix)
-        # Each key is checked as it becomes a path: no segment is empty, "." or "..".
-        plan = [(prefix.child(info.name[len(prefix.key) :]), info) for info in objects]
         total = sum(info.size or 0 for info in objects)
         if limit is not None and total > limit:
             raise TooLarge(
@@ -190,8 +187,11 @@ class JetStreamProvider(StorageProvider):
             )
         await asyncio.to_thread(target.mkdir, parents=True, exist_ok=True)
         moved = []
-        for child, info in plan:
-            path = target.joinpath(*child.key[len(prefix.key) :].split("/"))
+        for info in objects:
+            # Keys are checked as locations, and again as paths under the target.
+            child = prefix.child(info.name[len(prefix.key) :])
+            relative = child.key[len(prefix.key) :]
+            path = await asyncio.to_thread(safe_join, target, relative, what=f"{child} as a file")
             moved.append(await self._download_object(child, info, path, None, None, progress))
         return Transferred(tuple(moved))
 
@@ -264,23 +264,14 @@ class JetStreamProvider(StorageProvider):
         max_bytes: int | None = None,
         progress: ProgressCallback | None = None,
     ) -> Transferred:
-        name = self._parse(location)
+        self._parse(location)
         limit = self._limit(max_bytes)
-        if not await asyncio.to_thread(source.is_dir):
-            if name.is_prefix:
-                raise BadLocation(
-                    f"{location} is a prefix (it ends in '/'); a file uploads to a key, "
-                    f"e.g. {location}{source.name}"
-                )
-            return Transferred((await self._upload_file(source, name, limit, progress),))
-        files = await asyncio.to_thread(_files_under, source)
-        total = sum(size for _, _, size in files)
-        if limit is not None and total > limit:
-            raise TooLarge(f"{source}: {total} bytes in the directory, over the limit of {limit}")
-        prefix = name if name.is_prefix else self._parse(f"{location}/")
+        items = await asyncio.to_thread(files_to_upload, source, location)
+        check_upload_size(items, location, limit)
         moved = []
-        for path, relative, _ in files:
-            moved.append(await self._upload_file(path, prefix.child(relative), None, progress))
+        for item in items:
+            name = self._parse(item.location)
+            moved.append(await self._upload_file(item.path, name, limit, progress))
         return Transferred(tuple(moved))
 
     async def _upload_file(
@@ -470,20 +461,6 @@ async def _current_nuid(store: ObjectStore, key: str) -> str | None:
     except js_errors.NotFoundError:
         return None
     return None if info.deleted else info.nuid
-
-
-def _files_under(root: Path) -> list[tuple[Path, str, int]]:
-    """(path, relative key, size) of every regular file under `root`, in key order; symbolic
-    links are not followed (an output must not reach outside its volume)."""
-    found = []
-    for directory, subdirectories, names in os.walk(root):
-        subdirectories.sort()
-        for file_name in names:
-            path = Path(directory, file_name)
-            if path.is_file() and not path.is_symlink():
-                relative = path.relative_to(root).as_posix()
-                found.append((path, relative, path.stat().st_size))
-    return sorted(found, key=lambda item: item[1])
 
 
 def _now() -> float:

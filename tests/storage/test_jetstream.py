@@ -30,6 +30,7 @@ from nunet.storage.jetstream_config import JetStreamStoreConfig
 from nunet.storage.jetstream_names import digest_checksum, digest_text, parse_mtime
 from nunet.storage.provider import (
     AccessDenied,
+    BadLocation,
     Checksum,
     NotFound,
     Progress,
@@ -293,3 +294,27 @@ def test_modification_times_in_go_and_python_formats_parse() -> None:
     assert parse_mtime("2024-05-01T12:00:00+00:00") == 1714564800.0
     assert parse_mtime("") == 0.0
     assert parse_mtime("yesterday") == 0.0
+
+
+async def test_a_file_uploaded_to_a_prefix_keeps_its_name(
+    js_store: JetStreamStore, tmp_path: Path
+) -> None:
+    source = tmp_path / "result.csv"
+    source.write_bytes(b"a,b\n1,2\n")
+    moved = await js_store.provider.upload(source, js_store.location("results/"))
+    assert [o.location for o in moved.objects] == [js_store.location("results/result.csv")]
+    assert await js_store.provider.size(js_store.location("results/result.csv")) == 8
+
+
+async def test_a_stored_key_that_climbs_out_is_refused_and_nothing_is_written(
+    js_store: JetStreamStore, tmp_path: Path
+) -> None:
+    # Another NATS client can store any name; the provider never turns it into a path outside.
+    await js_store.put("in/../../escaped", b"payload")
+    target = tmp_path / "inside" / "target"
+    with pytest.raises(BadLocation) as raised:
+        await js_store.provider.download(js_store.location("in/"), target)
+    assert ".." in str(raised.value)
+    assert not (tmp_path / "escaped").exists()
+    assert not (tmp_path / "inside" / "escaped").exists()
+    assert names_in(target) == []
