@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
 
+import msgspec
 import nats
 import nats.errors
 import nats.js.errors as js_errors
@@ -63,6 +64,7 @@ from nunet.storage.streaming import AtomicFile, ProgressMeter, read_chunks
 T = TypeVar("T")
 
 _SERVED_BY = "the swarm store (JetStream)"
+_HEADER_ROOM = 1024
 _READ_CHUNKS = 8  # chunks read from disk per worker-thread hop on upload
 
 
@@ -78,7 +80,12 @@ class JetStreamProvider(StorageProvider):
         *,
         owns_client: bool = False,
     ) -> None:
-        self._config = config if config is not None else JetStreamStoreConfig()
+        config = config if config is not None else JetStreamStoreConfig()
+        # A chunk is one message: never larger than the server accepts (headers need room).
+        fitting = client.max_payload - _HEADER_ROOM
+        if client.is_connected and 0 < fitting < config.chunk_bytes:
+            config = msgspec.structs.replace(config, chunk_bytes=max(fitting, 1024))
+        self._config = config
         self._nc = client
         self._js: JetStreamContext = client.jetstream(
             domain=self._config.domain, timeout=self._config.request_seconds

@@ -318,3 +318,23 @@ async def test_a_stored_key_that_climbs_out_is_refused_and_nothing_is_written(
     assert not (tmp_path / "escaped").exists()
     assert not (tmp_path / "inside" / "escaped").exists()
     assert names_in(target) == []
+
+
+class SmallPayloadServer(NatsProcess):
+    def config(self) -> str:
+        return super().config() + "max_payload: 65536\n"
+
+
+async def test_chunks_shrink_to_fit_a_server_with_a_small_max_payload(tmp_path: Path) -> None:
+    server = SmallPayloadServer("small", tmp_path / "small", jetstream_domain="hub")
+    await server.start()
+    try:
+        provider = await JetStreamProvider.connect(server.url, config=TEST_CONFIG)
+        assert provider.config.chunk_bytes < 65536
+        data = os.urandom(300_000)
+        await provider.upload(_file(tmp_path, data), "nunet://small/object")
+        await provider.download("nunet://small/object", tmp_path / "back")
+        assert (tmp_path / "back").read_bytes() == data
+        await provider.close()
+    finally:
+        await server.stop()
