@@ -151,21 +151,35 @@ async def fetch_object(
 
 
 async def _drain(body: Any, out: AtomicFile, checks: CrossChecks) -> None:
-    """Write the body to `out` a MiB at a time (aiohttp hands it over in smaller pieces)."""
+    """Write the body to `out` a MiB at a time (aiohttp hands it over in smaller pieces),
+    receiving the next MiB while the last one is hashed and written in a worker thread."""
     pieces: list[bytes] = []
     held = 0
-    while True:
-        piece: bytes = await body.read(CHUNK_BYTES - held)
-        if piece:
-            pieces.append(piece)
-            held += len(piece)
-        if held >= CHUNK_BYTES or (not piece and held):
-            chunk = pieces[0] if len(pieces) == 1 else b"".join(pieces)
-            pieces.clear()
-            held = 0
-            if checks.needed:
-                await asyncio.gather(out.write(chunk), asyncio.to_thread(checks.update, chunk))
-            else:
-                await out.write(chunk)
-        if not piece:
-            return
+    writing: asyncio.Future[Any] | None = None
+    try:
+        while True:
+            piece: bytes = await body.read(CHUNK_BYTES - held)
+            if piece:
+                pieces.append(piece)
+                held += len(piece)
+            if held >= CHUNK_BYTES or (not piece and held):
+                chunk = pieces[0] if len(pieces) == 1 else b"".join(pieces)
+                pieces.clear()
+                held = 0
+                if writing is not None:
+                    await writing
+                writing = _write(out, checks, chunk)
+            if not piece:
+                break
+        if writing is not None:
+            await writing
+            writing = None
+    finally:
+        if writing is not None:  # a cut while the last MiB was being written: let it land
+            await asyncio.gather(writing, return_exceptions=True)
+
+
+def _write(out: AtomicFile, checks: CrossChecks, chunk: bytes) -> asyncio.Future[Any]:
+    if checks.needed:
+        return asyncio.gather(out.write(chunk), asyncio.to_thread(checks.update, chunk))
+    return asyncio.ensure_future(out.write(chunk))

@@ -17,7 +17,7 @@ import threading
 import urllib.request
 from typing import Any
 
-import boto3
+import boto3  # type: ignore[import-untyped]
 
 REGION = "us-east-1"
 _RUNNING = re.compile(r"Running on (http://127\.0\.0\.1:\d+)")

@@ -14,10 +14,10 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
-import aioboto3
+import aioboto3  # type: ignore[import-untyped]
 import msgspec
 import pytest
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError  # type: ignore[import-untyped]
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -97,6 +97,8 @@ def config_for(endpoint: str, keys: KeyPair | None) -> S3Config:
 
 class S3Store(StoreUnderTest):
     """A fresh bucket; the provider reaches moto through `relay`, `raw` directly."""
+
+    relay: Relay
 
     def __init__(self, provider: S3Provider, raw: Any, bucket: str, relay: Relay) -> None:
         self.provider = provider
