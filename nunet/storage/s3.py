@@ -16,9 +16,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-import aioboto3  # type: ignore[import-untyped]
-from aiobotocore.config import AioConfig  # type: ignore[import-untyped]
-
 from nunet.storage.locations import Location, parse_for
 from nunet.storage.paths import check_upload_size, files_to_upload, safe_join
 from nunet.storage.provider import (
@@ -87,6 +84,11 @@ class S3Provider(StorageProvider):
             if self._closed:
                 raise StorageError("the S3 provider is closed")
             if self._client is None:
+                # Imported on first use: aioboto3 and boto3 take a quarter of a second to
+                # import, which every `nunet` command would pay otherwise.
+                import aioboto3  # type: ignore[import-untyped]
+                from aiobotocore.config import AioConfig  # type: ignore[import-untyped]
+
                 session = aioboto3.Session(**self.config.session_options())
                 settings = AioConfig(
                     s3={"addressing_style": self.config.addressing_style},

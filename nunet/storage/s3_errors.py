@@ -4,9 +4,9 @@ that name the location, the bucket or key at fault, and what to do about it."""
 from __future__ import annotations
 
 import asyncio
+import functools
 from typing import Any
 
-import aiohttp
 from botocore import exceptions as boto  # type: ignore[import-untyped]
 
 from nunet.storage.provider import (
@@ -39,16 +39,22 @@ TRANSIENT = frozenset(
     {"SlowDown", "ServiceUnavailable", "InternalError", "RequestTimeout", "503", "500"}
 )
 
-# A connection that failed or was cut: trying again may well succeed.
-CUT = (
-    boto.HTTPClientError,  # ConnectionClosedError, ReadTimeoutError, ResponseStreamingError
-    boto.EndpointConnectionError,
-    boto.ConnectTimeoutError,
-    boto.IncompleteReadError,
-    aiohttp.ClientError,
-    asyncio.TimeoutError,
-    ConnectionError,
-)
+
+@functools.cache
+def _cut_types() -> tuple[type[BaseException], ...]:
+    """The exceptions of a connection that failed or was cut: trying again may well succeed.
+    (aiohttp is imported here, when a provider is at work, not by every `nunet` command.)"""
+    import aiohttp
+
+    return (
+        boto.HTTPClientError,  # ConnectionClosedError, ReadTimeoutError, ResponseStreamingError
+        boto.EndpointConnectionError,
+        boto.ConnectTimeoutError,
+        boto.IncompleteReadError,
+        aiohttp.ClientError,  # ClientPayloadError: a body cut short, which botocore lets through
+        asyncio.TimeoutError,
+        ConnectionError,
+    )
 
 
 def error_code(error: BaseException) -> str:
@@ -61,7 +67,7 @@ def error_code(error: BaseException) -> str:
 
 def is_cut(error: BaseException) -> bool:
     """Whether `error` is a connection that failed or was cut (worth resuming)."""
-    return isinstance(error, CUT) and not isinstance(error, boto.SSLError)
+    return isinstance(error, _cut_types()) and not isinstance(error, boto.SSLError)
 
 
 def storage_error(error: BaseException, label: str, bucket: str, key: str = "") -> StorageError:

@@ -15,9 +15,14 @@ from pathlib import Path
 from typing import Any
 
 import aioboto3  # type: ignore[import-untyped]
+import aiohttp
 import msgspec
 import pytest
-from botocore.exceptions import ClientError  # type: ignore[import-untyped]
+from botocore.exceptions import (  # type: ignore[import-untyped]
+    ClientError,
+    EndpointConnectionError,
+    NoCredentialsError,
+)
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -542,6 +547,25 @@ def test_s3_error_codes_become_storage_errors(
     assert type(error) is kind
     assert error.retryable is retryable
     assert str(error).startswith("s3://bkt/k: ")
+
+
+@pytest.mark.parametrize(
+    ("error", "kind"),
+    [
+        (aiohttp.ClientPayloadError("Response payload is not completed"), TransferInterrupted),
+        (EndpointConnectionError(endpoint_url="http://127.0.0.1:9"), TransferInterrupted),
+        (ConnectionResetError("reset by peer"), TransferInterrupted),
+        (NoCredentialsError(), AccessDenied),
+        (RuntimeError("something else"), StorageError),
+    ],
+)
+def test_failures_that_are_not_s3_answers_become_storage_errors(
+    error: Exception, kind: type[StorageError]
+) -> None:
+    mapped = storage_error(error, "s3://bkt/k", "bkt", "k")
+    assert type(mapped) is kind
+    assert mapped.retryable is (kind is TransferInterrupted)
+    assert "s3://bkt/k" in str(mapped)
 
 
 def test_a_config_needs_both_keys_or_neither_and_a_real_endpoint() -> None:
