@@ -30,7 +30,7 @@ from nunet.storage.provider import (
     Transferred,
 )
 from nunet.storage.s3_config import S3Config
-from nunet.storage.s3_download import Resumption, fetch_object
+from nunet.storage.s3_download import Resumption, fetch_object, stored_sha256
 from nunet.storage.s3_errors import error_code, storage_error
 from nunet.storage.s3_parts import MAX_OBJECT_BYTES, PART_BYTES
 from nunet.storage.s3_upload import Target, put_in_parts, put_whole
@@ -319,8 +319,7 @@ class S3Provider(StorageProvider):
             answer = await client.head_object(Bucket=where.bucket, Key=where.key)
         except Exception as error:
             raise await self._refined(error, where) from error
-        text = answer.get("Metadata", {}).get("sha256")
-        checksum = Checksum("sha256", text) if text else None
+        checksum = stored_sha256(answer)
         modified = answer["LastModified"].timestamp() if "LastModified" in answer else 0.0
         return ObjectInfo(where.text, int(answer["ContentLength"]), checksum, modified)
 
