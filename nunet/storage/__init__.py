@@ -5,6 +5,8 @@ Public names are re-exported here; the modules behind them are private.
 """
 
 from nunet.storage.inline import InlineProvider
+from nunet.storage.jetstream import JetStreamProvider
+from nunet.storage.jetstream_config import JetStreamStoreConfig
 from nunet.storage.locations import Location, parse_location
 from nunet.storage.paths import UploadItem, check_upload_size, files_to_upload, safe_join
 from nunet.storage.provider import (
@@ -22,6 +24,8 @@ from nunet.storage.provider import (
     TransferInterrupted,
     Transferred,
 )
+from nunet.storage.s3 import S3Provider
+from nunet.storage.s3_config import S3Config
 from nunet.storage.storage import Storage
 from nunet.storage.streaming import AtomicFile, Digests, ProgressMeter, file_checksum, read_chunks
 from nunet.storage.url import UrlProvider
@@ -35,12 +39,16 @@ __all__ = [
     "ChecksumMismatch",
     "Digests",
     "InlineProvider",
+    "JetStreamProvider",
+    "JetStreamStoreConfig",
     "Location",
     "NotFound",
     "ObjectInfo",
     "Progress",
     "ProgressCallback",
     "ProgressMeter",
+    "S3Config",
+    "S3Provider",
     "Storage",
     "StorageError",
     "StorageProvider",
