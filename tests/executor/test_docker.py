@@ -483,3 +483,26 @@ async def test_an_engine_crash_mid_run_fails_the_job_clearly_and_spares_the_othe
         await direct.close()
         with contextlib.suppress(AssertionError):
             await link.cut()
+
+
+async def test_a_prepare_cancelled_as_its_container_is_created_leaves_nothing_after_cleanup(
+    opened: Opened, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The task preparing is cancelled just as the engine answers the create (the container
+    exists, the executor never learned its id): cancel and cleanup still remove it."""
+    assert isinstance(opened.executor, DockerExecutor)
+    engine = opened.executor._engine  # the cut must fall inside the engine call
+    create = engine.create_container
+
+    async def created_then_cancelled(name: str, config: dict[str, object]) -> str:
+        await create(name, config)
+        raise asyncio.CancelledError
+
+    monkeypatch.setattr(engine, "create_container", created_then_cancelled)
+    spec = opened.spec("true")
+    with pytest.raises(asyncio.CancelledError):
+        await opened.executor.prepare(spec)
+    assert len(await opened.backend.leftovers(spec.id)) == 1  # the engine made it
+    await opened.executor.cancel(spec.id)
+    await opened.executor.cleanup(spec.id)
+    assert await opened.backend.leftovers(spec.id) == []

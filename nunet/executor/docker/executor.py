@@ -237,8 +237,9 @@ class DockerExecutor:
     async def cleanup(self, execution_id: str) -> None:
         execution = self._get(execution_id)
         next_state(execution.state, Input.CLEANED)
-        if execution.container:
-            await self._remove(execution.container)
+        # By name when its id is not known: a prepare cancelled while the engine was creating
+        # the container may have left one behind.
+        await self._remove(execution.container or container_name(self.node_id, execution_id))
         for task in execution.tasks:
             task.cancel()
         if execution.book is not None:
