@@ -399,8 +399,13 @@ class ProviderActor(Actor):
                 )
 
     async def _spawn(
-        self, commitment: Commitment, order: AllocationOrder, heartbeat_seconds: float
+        self,
+        commitment: Commitment,
+        order: AllocationOrder,
+        heartbeat_seconds: float,
+        recovered: Recovered | None = None,
     ) -> AllocationActor:
+        """One allocation's actor (its SSH keys file written first), new or `recovered`."""
         keys_file = await asyncio.to_thread(self._write_keys, commitment, order)
         actor = AllocationActor(
             deployment=commitment.deployment,
@@ -410,6 +415,7 @@ class ProviderActor(Actor):
             orchestrator=self._orchestrator_of(commitment.key, commitment.orchestrator),
             heartbeat_seconds=heartbeat_seconds,
             keys_file=keys_file,
+            recovered=recovered,
             disowned=lambda: self._reconfirm(commitment.key),
             clock=self._clock,
         )
@@ -500,24 +506,10 @@ class ProviderActor(Actor):
             actor_id = allocation_actor_id(commitment.deployment, name)
             if self.system.actor(actor_id) is not None:
                 continue  # the provider restarted, its allocation actors did not
-            recovered = _recovered(commitment, name)
-            keys_file = self._keys_path(commitment, name) if order.keys else None
-            if keys_file is not None and not keys_file.exists():
-                keys_file = await asyncio.to_thread(self._write_keys, commitment, order)
-            actor = AllocationActor(
-                deployment=commitment.deployment,
-                node=commitment.node,
-                order=order,
-                executor=self._executors.get(order.executor),
-                orchestrator=self._orchestrator_of(commitment.key, commitment.orchestrator),
-                heartbeat_seconds=commitment.heartbeat_seconds,
-                keys_file=keys_file,
-                recovered=recovered,
-                disowned=lambda: self._reconfirm(commitment.key),
-                clock=self._clock,
-            )
             try:
-                await self.system.spawn(actor, actor_id)
+                await self._spawn(
+                    commitment, order, commitment.heartbeat_seconds, _recovered(commitment, name)
+                )
             except Exception as exc:  # one allocation lost must not stop the provider
                 log.warning("allocation not recovered", actor=actor_id, error=repr(exc))
 
