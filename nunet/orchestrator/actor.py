@@ -71,6 +71,7 @@ from nunet.orchestrator.events import (
 from nunet.orchestrator.lifecycle import TERMINAL, Phase
 from nunet.orchestrator.orders import orders_for
 from nunet.orchestrator.placement import Candidates, Placement, place
+from nunet.orchestrator.results import results_file, write_log_lines
 from nunet.orchestrator.state import AllocationView, DeploymentState
 from nunet.orchestrator.supervise import STRATEGY_NAMES, Actions, Supervision
 from nunet.peers import RTT_BEHAVIOR
@@ -645,12 +646,8 @@ class OrchestratorActor(Actor):
             )
             return 0
         entries = list(answer) if isinstance(answer, list) else []
-        path = self.results_path(name)
-        await asyncio.to_thread(_write_lines, path, entries)
+        await write_log_lines(results_file(self._results_dir, self.deployment, name), entries)
         return len(entries)
-
-    def results_path(self, allocation: str) -> Path:
-        return self._results_dir / self.deployment / f"{allocation}.log.jsonl"
 
     # -- plumbing ----------------------------------------------------------------------------
     def _stamp(self) -> dict[str, Any]:
@@ -734,10 +731,3 @@ class OrchestratorActor(Actor):
 
 class _AllocateFailed(NunetError):
     pass
-
-
-def _write_lines(path: Path, entries: list[Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("wb") as out:
-        for entry in entries:
-            out.write(msgspec.json.encode(entry) + b"\n")

@@ -14,7 +14,6 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-import msgspec
 import structlog
 
 from nunet.actor import Actor, BehaviorFailed, Handle, Message, behavior
@@ -52,6 +51,7 @@ from nunet.orchestrator.behaviors import (
 )
 from nunet.orchestrator.events import EVENTS, DeploymentEvent, DeploymentSubmitted
 from nunet.orchestrator.lifecycle import TERMINAL
+from nunet.orchestrator.results import read_log_lines, results_file
 from nunet.orchestrator.state import Deployments, DeploymentState
 
 log = structlog.get_logger("nunet.orchestrator")
@@ -278,10 +278,8 @@ class DeploymentsActor(Actor):
         view = state.allocations[name]
         orchestrator = self._orchestrator(state.id)
         if name in state.results or view.handle is None or orchestrator is None:
-            path = self._results_dir / state.id / f"{name}.log.jsonl"
-            return [entry for entry in _read_lines(path) if since is None or entry[0] > since][
-                :limit
-            ]
+            kept = await read_log_lines(results_file(self._results_dir, state.id, name))
+            return [entry for entry in kept if since is None or entry[0] > since][:limit]
         try:
             answer = await self.invoke(
                 view.handle,
@@ -293,8 +291,7 @@ class DeploymentsActor(Actor):
             raise BehaviorFailed(
                 f"allocation {name} did not answer for its logs: {exc}", code="logs-unavailable"
             ) from None
-        lines = list(answer) if isinstance(answer, list) else []
-        return [entry for entry in lines if since is None or entry[0] > since]
+        return list(answer) if isinstance(answer, list) else []  # already after `since`
 
 
 def claim_of(state: DeploymentState | None, node: str, provider: str) -> Claim:
@@ -382,13 +379,6 @@ def status_of(state: DeploymentState) -> dict[str, Any]:
             for name, r in state.results.items()
         },
     }
-
-
-def _read_lines(path: Path) -> list[Any]:
-    if not path.exists():
-        return []
-    decoder = msgspec.json.Decoder()
-    return [decoder.decode(line) for line in path.read_bytes().splitlines() if line.strip()]
 
 
 __all__ = ["DeploymentEvent", "DeploymentsActor", "status_of"]
