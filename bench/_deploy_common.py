@@ -73,9 +73,10 @@ def docker_run(command: str, *, detach: bool) -> float:
     return time.perf_counter() - began
 
 
-def remove_peer_containers() -> None:
+def remove_containers_labelled(label: str) -> None:
+    """Every container (any state) carrying `label` (`key=value`)."""
     listed = subprocess.run(
-        ["docker", "ps", "-aq", "--filter", f"label={LABEL}"],
+        ["docker", "ps", "-aq", "--filter", f"label={label}"],
         capture_output=True,
         text=True,
         check=True,
@@ -84,18 +85,15 @@ def remove_peer_containers() -> None:
         subprocess.run(["docker", "rm", "-f", *listed], capture_output=True, check=False)
 
 
+def remove_peer_containers() -> None:
+    remove_containers_labelled(LABEL)
+
+
 def remove_stack_containers(stack: DevStack) -> None:
     """Whatever the stack's providers left (a benchmark stopped half-way): each node labels its
     containers with its DID, so that no one else's are touched."""
     for node in stack.nodes:
-        listed = subprocess.run(
-            ["docker", "ps", "-aq", "--filter", f"label=nunet.node={node.did}"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.split()
-        if listed:
-            subprocess.run(["docker", "rm", "-f", *listed], capture_output=True, check=False)
+        remove_containers_labelled(f"nunet.node={node.did}")
 
 
 async def start_stack(directory: Path, members: int, *, ready_timeout: float = 300) -> DevStack:
