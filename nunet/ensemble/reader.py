@@ -8,7 +8,7 @@ Cross-references between fields are checked afterwards by `rules`.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from enum import Enum
 from typing import Any, TypeVar
 
@@ -49,6 +49,7 @@ from nunet.executor.docker.reference import parse_reference
 from nunet.executor.errors import InvalidSpec
 
 E = TypeVar("E", bound=Enum)
+T = TypeVar("T")
 NATIVE_VERSION = "nunet/v1"
 ENSEMBLE_KEYS = (
     "version",
@@ -181,22 +182,44 @@ def _metadata(value: object, path: str) -> dict[str, Any]:
 
 # -- allocations --------------------------------------------------------------------------------
 def _allocations(root: Mapping[str, object], c: Collector, at: str) -> dict[str, Allocation]:
-    path = join(at, "allocations")
-    if "allocations" not in root:
-        c.add(path, "missing; an ensemble needs at least one allocation")
-        return {}
-    table = c.guard(
-        None, lambda: f.mapping(root["allocations"], path, "{web: {execution: {image: ...}}}"), path
+    return _named_table(
+        root,
+        c,
+        at,
+        "allocations",
+        need="an ensemble needs at least one allocation",
+        example="{web: {execution: {image: ...}}}",
+        what="an allocation name",
+        read=lambda raw, here, name: _allocation(raw, here, name, c),
     )
+
+
+def _named_table(
+    root: Mapping[str, object],
+    c: Collector,
+    at: str,
+    key: str,
+    *,
+    need: str,
+    example: str,
+    what: str,
+    read: Callable[[object, str, str], T],
+) -> dict[str, T]:
+    """A required, non-empty mapping of names (allocations, nodes) each read by `read`."""
+    path = join(at, key)
+    if key not in root:
+        c.add(path, f"missing; {need}")
+        return {}
+    table = c.guard(None, lambda: f.mapping(root[key], path, example), path)
     if table is None:
         return {}
     if not table:
-        c.add(path, "is empty; an ensemble needs at least one allocation")
-    out: dict[str, Allocation] = {}
+        c.add(path, f"is empty; {need}")
+    out: dict[str, T] = {}
     for name, raw in table.items():
         here = join(path, name)
-        c.call("", here, f.name, name, here, "an allocation name")
-        out[name] = _allocation(raw, here, name, c)
+        c.call("", here, f.name, name, here, what)
+        out[name] = read(raw, here, name)
     return out
 
 
@@ -482,23 +505,16 @@ def _timeouts(raw: object, path: str, c: Collector) -> Timeouts:
 
 # -- nodes and edges ----------------------------------------------------------------------------
 def _nodes(root: Mapping[str, object], c: Collector, at: str) -> dict[str, NodeSpec]:
-    path = join(at, "nodes")
-    if "nodes" not in root:
-        c.add(path, "missing; place each allocation on a node, like {n1: {allocations: [web]}}")
-        return {}
-    table = c.guard(
-        None, lambda: f.mapping(root["nodes"], path, "{n1: {allocations: [web]}}"), path
+    return _named_table(
+        root,
+        c,
+        at,
+        "nodes",
+        need="place each allocation on a node, like {n1: {allocations: [web]}}",
+        example="{n1: {allocations: [web]}}",
+        what="a node name",
+        read=lambda raw, here, name: _node(raw, here, c),
     )
-    if table is None:
-        return {}
-    if not table:
-        c.add(path, "is empty; place each allocation on a node, like {n1: {allocations: [web]}}")
-    out: dict[str, NodeSpec] = {}
-    for name, raw in table.items():
-        here = join(path, name)
-        c.call("", here, f.name, name, here, "a node name")
-        out[name] = _node(raw, here, c)
-    return out
 
 
 def _node(raw: object, path: str, c: Collector) -> NodeSpec:
