@@ -57,16 +57,9 @@ class DockerEngine:
         timeout: float | None = 60.0,
     ) -> Any:
         """One request; its JSON answer (None when empty)."""
-        content = msgspec.json.encode(body) if body is not None else None
+        request = self._request(method, path, params, body, headers, timeout)
         try:
-            response = await self._client.request(
-                method,
-                path,
-                params=params,
-                content=content,
-                headers={"Content-Type": "application/json", **(headers or {})},
-                timeout=httpx.Timeout(timeout, connect=5.0),
-            )
+            response = await self._client.send(request)
         except httpx.TransportError as error:
             raise self._unavailable(error) from error
         if response.status_code >= 400:
@@ -84,15 +77,7 @@ class DockerEngine:
         headers: Mapping[str, str] | None = None,
     ) -> AsyncIterator[AsyncIterator[bytes]]:
         """A streamed answer (attach, exec, pull): its raw bytes as they come."""
-        content = msgspec.json.encode(body) if body is not None else None
-        request = self._client.build_request(
-            method,
-            path,
-            params=params,
-            content=content,
-            headers={"Content-Type": "application/json", **(headers or {})},
-            timeout=httpx.Timeout(None, connect=5.0),
-        )
+        request = self._request(method, path, params, body, headers, None)
         try:
             response = await self._client.send(request, stream=True)
         except httpx.TransportError as error:
@@ -103,6 +88,25 @@ class DockerEngine:
             yield self._raw(response)
         finally:
             await response.aclose()
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, str | int] | None,
+        body: object,
+        headers: Mapping[str, str] | None,
+        timeout: float | None,
+    ) -> httpx.Request:
+        """A JSON request (`body` encoded when given) with its own read timeout."""
+        return self._client.build_request(
+            method,
+            path,
+            params=params,
+            content=msgspec.json.encode(body) if body is not None else None,
+            headers={"Content-Type": "application/json", **(headers or {})},
+            timeout=httpx.Timeout(timeout, connect=5.0),
+        )
 
     async def _raw(self, response: httpx.Response) -> AsyncIterator[bytes]:
         try:
