@@ -24,7 +24,7 @@ from nunet.executor.events import (
 )
 from nunet.executor.executor import ExecutionStatus, Executor, Health, LogLine, Usage
 from nunet.executor.lifecycle import FINISHED, TRANSITIONS, Input, State, next_state
-from nunet.executor.spec import ExecutionSpec, Limits, Mount, PortMapping
+from nunet.executor.spec import ExecutionSpec, Limits, Mount, OutputMount, PortMapping
 
 __all__ = [
     "EVENTS",
@@ -50,6 +50,7 @@ __all__ = [
     "Limits",
     "LogLine",
     "Mount",
+    "OutputMount",
     "PortMapping",
     "State",
     "UnknownExecution",

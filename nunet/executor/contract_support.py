@@ -1,12 +1,13 @@
 """What every backend needs to honour the executor contract the same way: checking a spec, a
-capped log book with `since` and `follow`, and measuring an output directory."""
+capped log book with `since` and `follow`, and measuring output directories."""
 
 from __future__ import annotations
 
 import asyncio
 import os
+import posixpath
 import re
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Iterator
 from pathlib import Path
 from typing import Literal
 
@@ -41,16 +42,7 @@ def check_spec(spec: ExecutionSpec, *, allow_privileged: bool) -> ExecutionSpec:
             for i, m in enumerate(checked.inputs)
             if not m.target.startswith("/")
         ),
-        *(
-            [f"output_dir {checked.output_dir!r} is not an absolute host path"]
-            if checked.output_dir and not os.path.isabs(checked.output_dir)
-            else []
-        ),
-        *(
-            [f"output_target {checked.output_target!r} is not an absolute path"]
-            if not checked.output_target.startswith("/")
-            else []
-        ),
+        *_output_problems(checked),
         *(
             f"env name {name!r} is empty or holds '=' or NUL"
             for name in checked.env
@@ -70,6 +62,52 @@ def check_spec(spec: ExecutionSpec, *, allow_privileged: bool) -> ExecutionSpec:
     if problems:
         raise InvalidSpec(f"execution spec {spec.id!r}: " + "; ".join(problems))
     return checked
+
+
+def _output_problems(spec: ExecutionSpec) -> Iterator[str]:
+    """Each output is an absolute host directory of its own at an absolute target of its own:
+    no two outputs share or nest their sources or targets, and no output shares or nests its
+    target with an input's (one would hide the other, or land in the other's directory)."""
+    for i, output in enumerate(spec.outputs):
+        if not os.path.isabs(output.source):
+            yield f"outputs[{i}].source {output.source!r} is not an absolute host path"
+        if not output.target.startswith("/"):
+            yield f"outputs[{i}].target {output.target!r} is not an absolute path"
+    sources = [(f"outputs[{i}].source", o.source) for i, o in enumerate(spec.outputs)]
+    targets = [(f"outputs[{i}].target", o.target) for i, o in enumerate(spec.outputs)]
+    for paths in (sources, targets):
+        for at, later in enumerate(paths):
+            for earlier in paths[:at]:
+                if clash := _clash(later, earlier):
+                    yield f"{clash}: each output needs a directory of its own"
+    inputs = [(f"inputs[{k}].target", m.target) for k, m in enumerate(spec.inputs)]
+    for target in targets:
+        for input_target in inputs:
+            if clash := _clash(target, input_target):
+                yield f"{clash}: an output may not share or nest with an input"
+
+
+def _clash(path: tuple[str, str], other: tuple[str, str]) -> str:
+    """How (field, absolute path) `path` clashes with `other`: the same directory, inside it or
+    holding it, said naming both fields; "" when apart (or either is not absolute: said elsewhere)."""
+    (field, given), (other_field, other_given) = path, other
+    if not (given.startswith("/") and other_given.startswith("/")):
+        return ""
+    mine, theirs = _normal(given), _normal(other_given)
+    if mine == theirs:
+        relation = "is the same directory as"
+    elif mine.startswith(theirs.rstrip("/") + "/"):
+        relation = "is inside"
+    elif theirs.startswith(mine.rstrip("/") + "/"):
+        relation = "holds"
+    else:
+        return ""
+    return f"{field} {given!r} {relation} {other_field} {other_given!r}"
+
+
+def _normal(path: str) -> str:
+    """`path` without `.`, `..`, doubled or trailing slashes (lexically: nothing is resolved)."""
+    return "/" + posixpath.normpath(path).lstrip("/")
 
 
 def _field_first(message: str) -> str:
@@ -92,6 +130,12 @@ def directory_bytes(path: str) -> int:
             if not os.path.islink(os.path.join(root, name)):
                 total += stat.st_size
     return total
+
+
+def outputs_bytes(sources: Iterable[str]) -> int:
+    """Bytes of the regular files under every output directory together (what
+    `Limits.output_bytes` bounds); blocking: run it off the loop."""
+    return sum(directory_bytes(source) for source in sources)
 
 
 Stream = Literal["stdout", "stderr", "console"]

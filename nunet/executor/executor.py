@@ -35,7 +35,7 @@ class ExecutionStatus(msgspec.Struct, frozen=True, kw_only=True):
     usage: Usage = Usage()
     started_at: float | None = None
     finished_at: float | None = None
-    output_bytes: int = 0  # what the output directory held when it finished
+    output_bytes: int = 0  # what its outputs held together when it finished
     logs_dropped: int = 0  # log bytes over the limit, not kept
 
 

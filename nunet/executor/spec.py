@@ -24,6 +24,13 @@ class Mount(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tru
     read_only: bool = True
 
 
+class OutputMount(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """A host directory mounted read-write; what it holds when the execution ends is an output."""
+
+    source: Path  # absolute host directory (one per output: a storage volume)
+    target: Path  # absolute directory inside the execution
+
+
 class PortMapping(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """A port of the execution published on the host (tests: on 127.0.0.1 only)."""
 
@@ -41,7 +48,7 @@ class Limits(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tr
     disk: Bytes = 0  # the writable layer / root drive; 0: the backend's default
     gpus: tuple[Annotated[int, msgspec.Meta(ge=0)], ...] = ()  # device indices
     timeout_seconds: Annotated[float, msgspec.Meta(ge=0)] = 0.0  # 0: none
-    output_bytes: Bytes = GIB  # the most the output directory may hold at the end
+    output_bytes: Bytes = GIB  # the most all outputs together may hold at the end
     log_bytes: Bytes = 64 << 20  # the most log kept per execution; the rest is dropped, counted
 
 
@@ -55,8 +62,7 @@ class ExecutionSpec(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     env: dict[str, str] = {}
     working_dir: str = ""  # "": the image's own
     inputs: tuple[Mount, ...] = ()  # always mounted read-only
-    output_dir: str = ""  # host directory mounted read-write at `output_target`; "": none
-    output_target: Path = "/outputs"
+    outputs: tuple[OutputMount, ...] = ()  # each mounted read-write at its own target
     limits: Limits = Limits()
     network: Literal["none", "host"] = "none"
     ports: tuple[PortMapping, ...] = ()

@@ -9,14 +9,16 @@ pwd sleep test true` on its PATH (the test images link every applet).
 
 Capabilities a backend cannot offer are class attributes set to False on the subclass
 (`supports_memory_oom = False`, ...): the tests needing them are then removed from the class, so
-they are not collected at all (CI turns skips into failures). Tests never sleep to wait: they wait
-on the execution, with a timeout.
+they are not collected at all (CI turns skips into failures). Where backends may differ and both
+are right, a class attribute says which way this one goes (`keeps_outputs_over_the_limit`).
+Tests never sleep to wait: they wait on the execution, with a timeout.
 """
 
 from __future__ import annotations
 
 import abc
 import asyncio
+import re
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -40,6 +42,7 @@ from nunet.executor import (
     Limits,
     LogLine,
     Mount,
+    OutputMount,
     State,
     UnknownExecution,
 )
@@ -126,6 +129,15 @@ async def start_and_wait(opened: Opened, execution_id: str) -> str:
     return "\n".join([status.error, *texts(await opened.lines(execution_id))])
 
 
+def files_under(root: Path) -> dict[str, bytes]:
+    """Every regular file under `root` by its relative path, with its contents."""
+    return {
+        str(path.relative_to(root)): path.read_bytes()
+        for path in sorted(root.rglob("*"))
+        if path.is_file()
+    }
+
+
 BUSY_TWO_SECONDS = "end=$(( $(date +%s) + 2 )); while [ $(date +%s) -lt $end ]; do :; done"
 
 
@@ -134,8 +146,11 @@ class ExecutorContract:
 
     supports_memory_oom: ClassVar[bool] = True
     supports_privileged: ClassVar[bool] = True
-    supports_output_dir: ClassVar[bool] = True
+    supports_outputs: ClassVar[bool] = True
     supports_separate_stderr: ClassVar[bool] = True
+    # Outputs over the limit: written in place and kept for inspection (True), or held back
+    # from the host directories entirely (False).
+    keeps_outputs_over_the_limit: ClassVar[bool] = True
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -200,7 +215,7 @@ class ExecutorContract:
 
     # --- mounts ---
 
-    @requires("output_dir")
+    @requires("outputs")
     async def test_inputs_are_read_only_and_outputs_appear_on_the_host(
         self, opened: Opened, tmp_path: Path
     ) -> None:
@@ -212,7 +227,7 @@ class ExecutorContract:
             "cat /data/in/data.txt > /outputs/copy.txt; "
             "if echo x > /data/in/new.txt; then echo writable; else echo read-only; fi",
             inputs=(Mount(source=str(inputs), target="/data/in"),),
-            output_dir=str(outputs),
+            outputs=(OutputMount(source=str(outputs), target="/outputs"),),
         )
         status = await opened.run(spec)
         assert status.exit_code == 0
@@ -221,13 +236,13 @@ class ExecutorContract:
         assert "read-only" in texts(await opened.lines(spec.id))
         assert status.output_bytes == len("payload\n")
 
-    @requires("output_dir")
+    @requires("outputs")
     async def test_outputs_over_the_size_limit_fail_the_execution(
         self, opened: Opened, tmp_path: Path
     ) -> None:
         spec = opened.spec(
             "dd if=/dev/zero of=/outputs/big bs=1024 count=8",
-            output_dir=str(tmp_path),
+            outputs=(OutputMount(source=str(tmp_path), target="/outputs"),),
             limits=Limits(output_bytes=4096),
         )
         status = await opened.run(spec)
@@ -235,6 +250,51 @@ class ExecutorContract:
         assert "output" in status.error
         assert "4096" in status.error
         assert status.output_bytes == 8192
+
+    @requires("outputs")
+    async def test_two_outputs_each_land_in_their_own_host_directory(
+        self, opened: Opened, tmp_path: Path
+    ) -> None:
+        results, logs = tmp_path / "results", tmp_path / "logs"
+        results.mkdir()
+        logs.mkdir()
+        spec = opened.spec(
+            "echo 42 > /results/answer.txt; mkdir /results/parts; echo a > /results/parts/a; "
+            "echo run one > /logs/run/run.log",
+            outputs=(
+                OutputMount(source=str(results), target="/results"),
+                OutputMount(source=str(logs), target="/logs/run"),
+            ),
+        )
+        status = await opened.run(spec)
+        assert (status.state, status.exit_code) == (State.EXITED, 0), status.error
+        assert files_under(results) == {"answer.txt": b"42\n", "parts/a": b"a\n"}
+        assert files_under(logs) == {"run.log": b"run one\n"}
+        assert status.output_bytes == len("42\n") + len("a\n") + len("run one\n")
+
+    @requires("outputs")
+    async def test_the_output_limit_bounds_the_sum_of_all_outputs(
+        self, opened: Opened, tmp_path: Path
+    ) -> None:
+        first, second = tmp_path / "first", tmp_path / "second"
+        first.mkdir()
+        second.mkdir()
+        spec = opened.spec(  # 3 KiB each: each under the 4 KiB limit, together over it
+            "dd if=/dev/zero of=/first/part bs=1024 count=3; "
+            "dd if=/dev/zero of=/second/part bs=1024 count=3",
+            outputs=(
+                OutputMount(source=str(first), target="/first"),
+                OutputMount(source=str(second), target="/second"),
+            ),
+            limits=Limits(output_bytes=4096),
+        )
+        status = await opened.run(spec)
+        assert status.state is State.FAILED
+        assert status.output_bytes == 6144
+        assert "6144" in status.error
+        assert "4096" in status.error
+        kept = {"part": bytes(3072)} if self.keeps_outputs_over_the_limit else {}
+        assert (files_under(first), files_under(second)) == (kept, kept)
 
     # --- logs ---
 
@@ -411,7 +471,26 @@ class ExecutorContract:
             ({"id": "Not An Id!"}, "id"),
             ({"image": ""}, "image"),
             ({"inputs": (Mount(source="relative/dir", target="/in"),)}, "source"),
-            ({"output_dir": "relative/out"}, "output_dir"),
+            (
+                {"outputs": (OutputMount(source="relative/out", target="/out"),)},
+                "outputs[0].source",
+            ),
+            (
+                {
+                    "outputs": (
+                        OutputMount(source="/nonexistent/a", target="/out"),
+                        OutputMount(source="/nonexistent/b", target="/out/sub"),
+                    )
+                },
+                "outputs[1].target",
+            ),
+            (
+                {
+                    "inputs": (Mount(source="/nonexistent/in", target="/data"),),
+                    "outputs": (OutputMount(source="/nonexistent/out", target="/data"),),
+                },
+                "outputs[0].target",
+            ),
             ({"limits": Limits(cpu=0)}, "cpu"),
             ({"limits": Limits(memory=1024)}, "memory"),
             ({"env": {"A=B": "c"}}, "env"),
@@ -422,7 +501,7 @@ class ExecutorContract:
         self, opened: Opened, fields: dict[str, Any], named: str
     ) -> None:
         spec = opened.spec("true", **fields)
-        with pytest.raises(InvalidSpec, match=named):
+        with pytest.raises(InvalidSpec, match=re.escape(named)):
             await opened.executor.prepare(spec)
         refused = [e for e in opened.events if isinstance(e, ExecutionFailedToStart)]
         assert len(refused) == 1

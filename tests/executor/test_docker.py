@@ -26,6 +26,8 @@ from nunet.executor import (
     ImageNotFound,
     InvalidSpec,
     Limits,
+    Mount,
+    OutputMount,
     PortMapping,
     State,
 )
@@ -153,6 +155,46 @@ async def test_a_restarted_node_adopts_its_running_job_and_cleans_its_finished_o
     finally:
         await other.cleanup(foreign.id)
         await other.close()
+
+
+async def test_a_recovered_job_still_has_the_sum_of_its_outputs_held_to_the_limit(
+    docker_backend: DockerBackend, tmp_path: Path
+) -> None:
+    """The outputs reach a restarted node through the container's label: the job writes them
+    only after the restart (when the test drops a file in its input), and they are measured."""
+    trigger, first, second = tmp_path / "trigger", tmp_path / "first", tmp_path / "second"
+    for directory in (trigger, first, second):
+        directory.mkdir()
+    before: list[Event] = []
+    executor = await docker_backend.open(before.append)
+    spec = Opened(executor, before, docker_backend).spec(
+        "while [ ! -e /trigger/go ]; do sleep 0.05; done; "
+        "dd if=/dev/zero of=/first/part bs=1024 count=3; "
+        "dd if=/dev/zero of=/second/part bs=1024 count=3",
+        inputs=(Mount(source=str(trigger), target="/trigger"),),
+        outputs=(
+            OutputMount(source=str(first), target="/first"),
+            OutputMount(source=str(second), target="/second"),
+        ),
+        limits=Limits(output_bytes=4096),
+    )
+    await executor.prepare(spec)
+    await executor.start(spec.id)
+    await executor.close()  # the node stops; its container does not
+    after: list[Event] = []
+    restarted = await docker_backend.open(after.append)
+    try:
+        assert await restarted.recover() == [spec.id]
+        (trigger / "go").touch()
+        async with asyncio.timeout(WAIT_S):
+            status = await restarted.wait(spec.id)
+        assert status.state is State.FAILED
+        assert status.output_bytes == 6144
+        for said in ("6144", "4096", str(first), str(second)):
+            assert said in status.error
+        await restarted.cleanup(spec.id)
+    finally:
+        await restarted.close()
 
 
 async def test_a_job_printing_hundreds_of_megabytes_keeps_only_its_log_limit(

@@ -12,9 +12,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from nunet.executor import ExecutionSpec, InvalidSpec, Limits, Mount
+from nunet.executor import ExecutionSpec, InvalidSpec, Limits, Mount, OutputMount
 from nunet.executor.contract_support import LogBook, check_spec
-from nunet.executor.docker.container import container_config, cpu_and_memory, timestamp
+from nunet.executor.docker.container import (
+    OUTPUTS_LABEL,
+    container_config,
+    cpu_and_memory,
+    outputs_of,
+    timestamp,
+)
 from nunet.executor.docker.frames import MAX_LINE, FrameDecoder, LineSplitter
 from nunet.executor.docker.reference import RegistryAuth, auth_header, parse_reference
 
@@ -108,7 +114,7 @@ def test_registry_credentials_become_the_engine_auth_header() -> None:
     }
 
 
-def test_a_spec_becomes_a_labelled_pinned_container_with_read_only_inputs() -> None:
+def test_a_spec_becomes_a_labelled_pinned_container_with_read_only_inputs_and_rw_outputs() -> None:
     spec = ExecutionSpec(
         id="job-1",
         image="nunet-test/busybox:1",
@@ -117,7 +123,10 @@ def test_a_spec_becomes_a_labelled_pinned_container_with_read_only_inputs() -> N
         env={"A": "1"},
         working_dir="/work",
         inputs=(Mount(source="/data/in", target="/in"),),
-        output_dir="/data/out",
+        outputs=(
+            OutputMount(source="/data/out", target="/outputs"),
+            OutputMount(source="/data/logs", target="/logs/run"),
+        ),
         limits=Limits(cpu=2.5, memory=1 << 30, gpus=(1,)),
     )
     config = container_config(spec, "sha256:abc", "did:key:node")
@@ -125,7 +134,7 @@ def test_a_spec_becomes_a_labelled_pinned_container_with_read_only_inputs() -> N
     assert config["Image"] == "sha256:abc"
     assert (config["Entrypoint"], config["Cmd"]) == (["sh", "-c"], ["echo", "hi"])
     assert (config["Env"], config["WorkingDir"]) == (["A=1"], "/work")
-    assert host["Binds"] == ["/data/in:/in:ro", "/data/out:/outputs:rw"]
+    assert host["Binds"] == ["/data/in:/in:ro", "/data/out:/outputs:rw", "/data/logs:/logs/run:rw"]
     assert (host["CpuQuota"], host["CpuPeriod"]) == (250_000, 100_000)
     assert host["DeviceRequests"] == [
         {"Driver": "nvidia", "DeviceIDs": ["1"], "Capabilities": [["gpu"]]}
@@ -133,6 +142,13 @@ def test_a_spec_becomes_a_labelled_pinned_container_with_read_only_inputs() -> N
     assert host["LogConfig"]["Type"] == "none"
     assert config["Labels"]["nunet.node"] == "did:key:node"
     assert config["Labels"]["nunet.execution"] == "job-1"
+    assert outputs_of(config["Labels"]) == spec.outputs  # what recover() measures
+
+
+def test_a_container_without_a_readable_outputs_label_has_no_outputs() -> None:
+    assert outputs_of({}) == ()
+    assert outputs_of({OUTPUTS_LABEL: "not json"}) == ()
+    assert outputs_of({OUTPUTS_LABEL: '[{"source": "/x"}]'}) == ()  # no target: not an output
 
 
 def test_stats_and_engine_times_are_read_as_seconds_and_bytes() -> None:
@@ -147,10 +163,21 @@ def test_stats_and_engine_times_are_read_as_seconds_and_bytes() -> None:
 
 
 def test_check_spec_names_every_problem() -> None:
-    spec = ExecutionSpec(id="j", image="x", env={"": "v"}, output_dir="rel", privileged=True)
+    spec = ExecutionSpec(
+        id="j",
+        image="x",
+        env={"": "v"},
+        outputs=(OutputMount(source="rel", target="out"),),
+        privileged=True,
+    )
     with pytest.raises(InvalidSpec) as raised:
         check_spec(spec, allow_privileged=False)
-    for field in ("env name ''", "output_dir 'rel'", "privileged"):
+    for field in (
+        "env name ''",
+        "outputs[0].source 'rel'",
+        "outputs[0].target 'out'",
+        "privileged",
+    ):
         assert field in str(raised.value)
 
 

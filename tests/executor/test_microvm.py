@@ -25,6 +25,7 @@ from nunet.executor import (
     InvalidSpec,
     Limits,
     Mount,
+    OutputMount,
     State,
 )
 from nunet.executor.microvm import MicroVMExecutor, kvm_works
@@ -37,7 +38,7 @@ from nunet.executor.microvm.console import (
     Started,
 )
 from nunet.executor.microvm.cpio import CpioWriter
-from nunet.executor.microvm.guest import sentinel
+from nunet.executor.microvm.guest import GuestMount, GuestPlan, job_script, sentinel
 from nunet.executor.microvm.qemu import memory_mib_for, vcpus_for
 from nunet.executor.microvm.rootfs import tar_to_cpio
 from tests.executor.contract import WAIT_S, ExecutorBackend, ExecutorContract
@@ -55,6 +56,10 @@ def kernel() -> Path:
 
 
 class TestMicroVMContract(ExecutorContract):
+    # The output drives are read back and their sum checked before any host directory gets a
+    # byte: over the limit, nothing is copied.
+    keeps_outputs_over_the_limit = False
+
     @pytest.fixture
     def backend(self, busybox_image: str, kernel: Path, microvm_state: Path) -> ExecutorBackend:
         return MicroVMBackend(busybox_image, kernel, microvm_state)
@@ -105,11 +110,23 @@ async def test_an_unknown_image_and_what_a_vm_cannot_offer_are_refused(
                 inputs=(Mount(source="/tmp", target="/proc/x"),),
             ),
         ),
+        (
+            r"outputs\[1\]\.target '/dev/out' is under /dev",
+            ExecutionSpec(
+                id="dev-out",
+                image=microvm.image,
+                command=("true",),
+                outputs=(
+                    OutputMount(source="/tmp/a", target="/out"),
+                    OutputMount(source="/tmp/b", target="/dev/out"),
+                ),
+            ),
+        ),
     ]:
         with pytest.raises(InvalidSpec, match=field):
             await executor.prepare(spec)
     codes = [e.code for e in events if isinstance(e, ExecutionFailedToStart)]
-    assert codes == ["image-not-found", "invalid-spec", "invalid-spec", "invalid-spec"]
+    assert codes == ["image-not-found", *["invalid-spec"] * 4]
     await executor.close()
 
 
@@ -271,6 +288,33 @@ def test_an_exported_tar_becomes_a_cpio_with_links_kept_and_dev_left_out() -> No
     assert entries["bin/run"] == (0o104755, body)
     assert entries["bin/again"][1] == b""  # a hard link: the kernel links it to bin/run
     assert entries["bin/sh"] == (0o120777, b"run")
+
+
+def test_the_job_script_mounts_each_output_drive_read_write_and_unmounts_it_before_the_exit() -> (
+    None
+):
+    outputs = tuple(
+        GuestMount(serial=f"nunet-out{i}", device=f"/dev/vd{d}", target=t, read_only=False)
+        for i, (d, t) in enumerate([("b", "/results"), ("c", "/logs/run")])
+    )
+    plan = GuestPlan(
+        nonce=NONCE,
+        argv=("true",),
+        env={},
+        working_dir="",
+        memory_bytes=1 << 30,
+        cpu_quota=1.0,
+        outputs=outputs,
+    )
+    script = job_script(plan).splitlines()
+    started, exit_report = script.index("say started"), script.index('say exit $code "${oom:-0}"')
+    for mount in outputs:
+        found = f"dev=$(drive {mount.serial} {mount.device})"
+        mounted = f"$B mount -t ext4 -o rw $dev {mount.target} || fail "
+        assert script.index(found) < started
+        assert any(line.startswith(mounted) for line in script[:started])
+        unmount = script.index(f"$B umount {mount.target} 2>/dev/null")
+        assert started < script.index("$B sync") < unmount < exit_report
 
 
 @given(st.floats(0.01, 64, allow_nan=False))

@@ -10,12 +10,12 @@ from typing import Any
 import msgspec
 
 from nunet.executor.errors import InvalidSpec
-from nunet.executor.spec import ExecutionSpec, Limits
+from nunet.executor.spec import ExecutionSpec, Limits, OutputMount
 
 NODE_LABEL = "nunet.node"
 EXECUTION_LABEL = "nunet.execution"
 LIMITS_LABEL = "nunet.limits"  # what recover() needs to keep enforcing them after a restart
-OUTPUT_LABEL = "nunet.output_dir"
+OUTPUTS_LABEL = "nunet.outputs"  # JSON [{source, target}]: recover() still measures them
 HEALTH_LABEL = "nunet.health_check"
 CPU_PERIOD_US = 100_000
 
@@ -48,7 +48,7 @@ def labels(spec: ExecutionSpec, node_id: str) -> dict[str, str]:
         NODE_LABEL: node_id,
         EXECUTION_LABEL: spec.id,
         LIMITS_LABEL: msgspec.json.encode(spec.limits).decode(),
-        OUTPUT_LABEL: spec.output_dir,
+        OUTPUTS_LABEL: msgspec.json.encode(spec.outputs).decode(),
         HEALTH_LABEL: msgspec.json.encode(spec.health_check).decode(),
     }
 
@@ -57,8 +57,7 @@ def container_config(spec: ExecutionSpec, image_id: str, node_id: str) -> dict[s
     """The body of POST /containers/create for a checked spec, pinned to `image_id`."""
     limits = spec.limits
     binds = [f"{m.source}:{m.target}:ro" for m in spec.inputs]
-    if spec.output_dir:
-        binds.append(f"{spec.output_dir}:{spec.output_target}:rw")
+    binds += [f"{o.source}:{o.target}:rw" for o in spec.outputs]
     host: dict[str, Any] = {
         "NetworkMode": spec.network,
         "Binds": binds,
@@ -104,6 +103,16 @@ def limits_of(container_labels: dict[str, str]) -> Limits:
         return msgspec.json.decode(container_labels.get(LIMITS_LABEL, "{}"), type=Limits)
     except msgspec.DecodeError:
         return Limits()
+
+
+def outputs_of(container_labels: dict[str, str]) -> tuple[OutputMount, ...]:
+    """The outputs a container was created with (none where the label is missing or unreadable)."""
+    try:
+        return msgspec.json.decode(
+            container_labels.get(OUTPUTS_LABEL, "[]"), type=tuple[OutputMount, ...]
+        )
+    except msgspec.DecodeError:
+        return ()
 
 
 def health_check_of(container_labels: dict[str, str]) -> tuple[str, ...]:

@@ -12,11 +12,10 @@ from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
 from pathlib import Path
 
 from nunet.eventlog import Event
-from nunet.executor.contract_support import LogBook, check_spec, directory_bytes
+from nunet.executor.contract_support import LogBook, check_spec, outputs_bytes
 from nunet.executor.docker.container import (
     EXECUTION_LABEL,
     NODE_LABEL,
-    OUTPUT_LABEL,
     check_docker_spec,
     container_config,
     container_name,
@@ -24,6 +23,7 @@ from nunet.executor.docker.container import (
     describe_bytes,
     health_check_of,
     limits_of,
+    outputs_of,
     timestamp,
 )
 from nunet.executor.docker.engine import DockerEngine, EngineError
@@ -58,7 +58,7 @@ LOG_DRAIN_S = 5.0  # after exit, how long the attach stream may take to deliver 
 class _Execution:
     id: str
     limits: Limits
-    output_dir: str = ""
+    outputs: tuple[str, ...] = ()  # the host directories of its outputs
     health_check: tuple[str, ...] = ()
     state: State = State.PENDING
     container: str = ""
@@ -146,7 +146,7 @@ class DockerExecutor:
         except ExecutorError as error:
             self._refuse(execution, error)
             raise
-        execution.output_dir = checked.output_dir
+        execution.outputs = tuple(o.source for o in checked.outputs)
         execution.health_check = checked.health_check
         execution.state = next_state(execution.state, Input.PREPARED)
         self._record(
@@ -461,8 +461,8 @@ class DockerExecutor:
         finished_at = timestamp(state["FinishedAt"]) or time.time()
         execution.finished_at = max(finished_at, execution.started_at or finished_at)
         execution.exit_code = int(state["ExitCode"])
-        if execution.output_dir:
-            execution.output_bytes = await asyncio.to_thread(directory_bytes, execution.output_dir)
+        if execution.outputs:
+            execution.output_bytes = await asyncio.to_thread(outputs_bytes, execution.outputs)
         limits = execution.limits
         outcome, error = Input.EXITED, ""
         if execution.stopping is State.CANCELLED:
@@ -473,12 +473,12 @@ class DockerExecutor:
         elif state.get("OOMKilled"):
             outcome = Input.FAILED
             error = f"out of memory (limit {describe_bytes(limits.memory)})"
-        elif execution.output_dir and execution.output_bytes > limits.output_bytes:
+        elif execution.outputs and execution.output_bytes > limits.output_bytes:
             outcome = Input.FAILED
             error = (
-                f"its outputs hold {describe_bytes(execution.output_bytes)}, over the output "
-                f"limit of {describe_bytes(limits.output_bytes)} (kept in {execution.output_dir} "
-                "for inspection)"
+                f"its outputs hold {describe_bytes(execution.output_bytes)} together, over the "
+                f"output limit of {describe_bytes(limits.output_bytes)} (kept in "
+                f"{', '.join(execution.outputs)} for inspection)"
             )
         elif state.get("Error"):
             outcome, error = Input.FAILED, str(state["Error"])
@@ -538,7 +538,7 @@ class DockerExecutor:
         execution = _Execution(
             id=execution_id,
             limits=limits,
-            output_dir=str(labels.get(OUTPUT_LABEL, "")),
+            outputs=tuple(o.source for o in outputs_of(labels)),
             health_check=health_check_of(labels),
             state=State.RUNNING,
             container=container,

@@ -16,8 +16,8 @@ def check_spec(spec: ExecutionSpec, *, allow_privileged: bool) -> None:
     check_shared_rules(spec, allow_privileged=allow_privileged)
     for index, mount in enumerate(spec.inputs):
         _check_target(f"inputs[{index}].target", mount.target)
-    if spec.output_dir:
-        _check_target("output_target", spec.output_target)
+    for index, output in enumerate(spec.outputs):
+        _check_target(f"outputs[{index}].target", output.target)
     if spec.limits.gpus:
         raise InvalidSpec("limits.gpus: the microVM executor passes no GPU through to a VM")
     if spec.network != "none" or spec.ports:

@@ -1,5 +1,5 @@
 """The block devices a microVM gets: the job drive (a tar holding job.sh), one ext4 image per input
-(read-only) and an empty ext4 image for the outputs, copied back with debugfs after the run.
+(read-only) and an empty ext4 image per output, copied back with debugfs after the run.
 
 ext4 because the guest kernel has it built in and e2fsprogs (`mkfs.ext4 -d`, `debugfs rdump`)
 build and read images without mounting anything on the host. Images are sparse files.

@@ -58,10 +58,10 @@ from nunet.executor.microvm.firecracker import (
 )
 from nunet.executor.microvm.guest import (
     JOB_DRIVE_SERIAL,
-    OUTPUT_DRIVE_SERIAL,
     GuestMount,
     GuestPlan,
     job_script,
+    output_drive_serial,
 )
 from nunet.executor.microvm.kernel import guest_modules, require_kernel
 from nunet.executor.microvm.qemu import (
@@ -277,17 +277,22 @@ class MicroVMExecutor:
                 )
             )
             attached.append(Drive(serial=serial, path=str(image), read_only=True))
-        output = None
-        if spec.output_dir:
-            image = directory / "out.img"
+        outputs = []
+        for index, output in enumerate(spec.outputs):
+            # Each drive can hold the whole limit (sparse: only what is written takes space);
+            # the limit bounds their sum, checked once they are read back.
+            serial = output_drive_serial(index)
+            image = directory / f"out{index}.img"
             drives.build_output_image(mkfs, image, spec.limits.output_bytes)
-            output = GuestMount(
-                serial=OUTPUT_DRIVE_SERIAL,
-                device=_device(len(attached)),
-                target=spec.output_target,
-                read_only=False,
+            outputs.append(
+                GuestMount(
+                    serial=serial,
+                    device=_device(len(attached)),
+                    target=output.target,
+                    read_only=False,
+                )
             )
-            attached.append(Drive(serial=OUTPUT_DRIVE_SERIAL, path=str(image), read_only=False))
+            attached.append(Drive(serial=serial, path=str(image), read_only=False))
         env = {**config.env, **spec.env}
         env.setdefault("PATH", DEFAULT_PATH)
         plan = GuestPlan(
@@ -298,7 +303,7 @@ class MicroVMExecutor:
             memory_bytes=spec.limits.memory,
             cpu_quota=spec.limits.cpu,
             inputs=tuple(mounts),
-            output=output,
+            outputs=tuple(outputs),
             health_check=spec.health_check,
         )
         drives.write_job_drive(directory / "job.tar", {"job.sh": job_script(plan).encode()})
@@ -491,7 +496,7 @@ class MicroVMExecutor:
             )
             execution.move(Input.FAILED)
             return
-        if spec.output_dir and not self._collect_outputs(execution):
+        if spec.outputs and not self._collect_outputs(execution):
             execution.move(Input.FAILED)
             return
         execution.move(Input.EXITED)
@@ -512,23 +517,30 @@ class MicroVMExecutor:
         )
 
     def _collect_outputs(self, execution: _Execution) -> bool:
+        """Every output drive read back into the VM's directory; only if they hold no more
+        than the output limit together is each moved into its own host directory."""
         spec, directory = execution.spec, execution.directory
         assert directory is not None
         _, debugfs = drives.require_e2fsprogs()
-        staging = directory / "outputs"
+        staged = [directory / f"outputs{index}" for index in range(len(spec.outputs))]
         try:
-            execution.output_bytes = drives.extract_outputs(debugfs, directory / "out.img", staging)
+            execution.output_bytes = sum(
+                drives.extract_outputs(debugfs, directory / f"out{index}.img", staging)
+                for index, staging in enumerate(staged)
+            )
         except ExecutionFailed as error:
             execution.error = str(error)
             return False
         limit = spec.limits.output_bytes
         if execution.output_bytes > limit:
             execution.error = (
-                f"the outputs hold {execution.output_bytes} bytes, over the output limit of "
-                f"{limit} bytes: nothing was copied to {spec.output_dir}"
+                f"the outputs hold {execution.output_bytes} bytes together, over the output "
+                f"limit of {limit} bytes: nothing was copied to "
+                + ", ".join(output.source for output in spec.outputs)
             )
             return False
-        drives.move_tree(staging, Path(spec.output_dir))
+        for output, staging in zip(spec.outputs, staged, strict=True):
+            drives.move_tree(staging, Path(output.source))
         return True
 
     async def wait(self, execution_id: str) -> ExecutionStatus:

@@ -7,7 +7,7 @@ The init contract (one screen):
   loads the virtio modules shipped in `/.nunet`, finds the job drive (virtio-blk serial
   `nunet-job`, else `/dev/vda`), unpacks its tar into `/.nunet/job` and runs `job.sh` with the
   busybox shipped at `/.nunet/busybox` (the image need not have a shell).
-* `job.sh` mounts each input drive read-only and the output drive read-write, puts the job in a
+* `job.sh` mounts each input drive read-only and each output drive read-write, puts the job in a
   cgroup with `memory.max` / `cpu.max`, runs entrypoint + command with the spec's env (and nothing
   else: `env -i`) in the working directory, stdin `/dev/null`.
 * Everything the host must read arrives on the serial console as lines starting with
@@ -25,7 +25,7 @@ import msgspec
 
 BUSYBOX = "/.nunet/busybox"
 JOB_DRIVE_SERIAL = "nunet-job"
-OUTPUT_DRIVE_SERIAL = "nunet-out"
+OUTPUT_DRIVE_PREFIX = "nunet-out"  # output i is the drive with serial nunet-out<i>
 GUEST_CGROUP = "/sys/fs/cgroup/job"
 
 INIT_SCRIPT = """#!/.nunet/busybox sh
@@ -72,9 +72,14 @@ class GuestPlan(msgspec.Struct, frozen=True, kw_only=True):
     memory_bytes: int
     cpu_quota: float  # cores; the cgroup's cpu.max
     inputs: tuple[GuestMount, ...] = ()
-    output: GuestMount | None = None
+    outputs: tuple[GuestMount, ...] = ()
     health_check: tuple[str, ...] = ()
     health_interval_seconds: float = 1.0
+
+
+def output_drive_serial(index: int) -> str:
+    """The serial of output `index`'s drive (virtio-blk serials hold at most 20 bytes)."""
+    return f"{OUTPUT_DRIVE_PREFIX}{index}"
 
 
 def sentinel(nonce: str) -> str:
@@ -137,8 +142,8 @@ def job_script(plan: GuestPlan) -> str:
     ]
     for mount in plan.inputs:
         lines += _mount_lines(mount)
-    if plan.output is not None:
-        lines += _mount_lines(plan.output)
+    for mount in plan.outputs:
+        lines += _mount_lines(mount)
     workdir = plan.working_dir or "/"
     program = plan.argv[0]
     lines += [
@@ -186,8 +191,8 @@ def job_script(plan: GuestPlan) -> str:
         lines.append("kill $hc 2>/dev/null")
     oom = f"$($B awk '/^oom_kill /{{print $2}}' {GUEST_CGROUP}/memory.events)"
     lines += [f"oom={oom}"]
-    if plan.output is not None:
-        target = plan.output.target
-        lines += ["$B sync", f"$B umount {_q(target)} 2>/dev/null"]
+    if plan.outputs:
+        lines.append("$B sync")
+        lines += [f"$B umount {_q(mount.target)} 2>/dev/null" for mount in plan.outputs]
     lines += ['say exit $code "${oom:-0}"', "$B sync", "$B reboot -f", ""]
     return "\n".join(lines)
