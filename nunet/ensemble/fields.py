@@ -204,6 +204,18 @@ def absolute(value: object, path: str) -> str:
     return where
 
 
+def mount_path(value: object, path: str) -> str:
+    """An absolute path inside an allocation where data is mounted: not `/` itself, with no
+    `.`/`..` segments (the mount lands where it says); a trailing `/` is dropped."""
+    where = absolute(value, path)
+    segments = [s for s in where.split("/") if s]
+    if not segments:
+        raise FieldError(path, "data cannot be mounted over / itself; name a directory like /data")
+    if any(s in (".", "..") for s in segments) or "//" in where.rstrip("/"):
+        raise FieldError(path, f"{where!r} is not a plain path; write it without '.', '..' or '//'")
+    return "/" + "/".join(segments)
+
+
 def env(value: object, path: str) -> dict[str, str]:
     table = mapping(value, path, "{NAME: value}")
     out: dict[str, str] = {}

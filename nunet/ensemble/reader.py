@@ -47,6 +47,8 @@ from nunet.ensemble.model import (
 )
 from nunet.executor.docker.reference import parse_reference
 from nunet.executor.errors import InvalidSpec
+from nunet.storage.locations import BUCKET_SCHEMES, parse_location
+from nunet.storage.provider import Checksum, StorageError
 
 E = TypeVar("E", bound=Enum)
 T = TypeVar("T")
@@ -98,7 +100,6 @@ MAX_CPU = 1024.0  # cores: the executor's limit
 MIN_RAM = 4 * MIB  # the executor's limit
 MAX_REDUNDANCY = 64
 _SSH_KEY_PREFIXES = ("ssh-", "ecdsa-sha2-", "sk-ssh-", "sk-ecdsa-")
-_SCHEMES = ("s3://", "nunet://", "http://", "https://", "file://", "inline:")
 
 
 def read_native(doc: object, c: Collector, *, prefix: str = "", nested: bool = False) -> Ensemble:
@@ -407,22 +408,23 @@ def _inputs(value: object, path: str) -> tuple[DataInput, ...]:
         here = join(path, i)
         table = f.mapping(raw, here, "{source: s3://bucket/key, target: /in/data.csv}")
         _require_keys(table, ("source", "target"), ("checksum",), here)
-        source = f.text(table["source"], join(here, "source"))
-        if not source.startswith(_SCHEMES):
-            raise FieldError(
-                join(here, "source"),
-                f"{source!r} names no storage; start it with one of {', '.join(_SCHEMES)}",
-            )
+        source = _storage_location(table["source"], join(here, "source"))
         checksum = f.text(table.get("checksum", ""), join(here, "checksum"), empty=True)
-        if checksum and not re.match(r"^[a-z0-9]+:[0-9a-f]+$", checksum):
-            raise FieldError(
-                join(here, "checksum"),
-                f"{checksum!r} is not algorithm:hex; write it like sha256:9f86d0...",
-            )
+        if checksum:
+            try:
+                Checksum.parse(checksum)
+            except StorageError as exc:
+                raise FieldError(join(here, "checksum"), str(exc)) from None
+            if parse_location(source).is_prefix:
+                raise FieldError(
+                    join(here, "checksum"),
+                    f"a checksum is of one object, and {source} is a prefix (it ends in /); "
+                    "remove the checksum or name one object",
+                )
         out.append(
             DataInput(
                 source=source,
-                target=f.absolute(table["target"], join(here, "target")),
+                target=f.mount_path(table["target"], join(here, "target")),
                 checksum=checksum,
             )
         )
@@ -436,20 +438,30 @@ def _outputs(value: object, path: str) -> tuple[DataOutput, ...]:
         here = join(path, i)
         table = f.mapping(raw, here, "{path: /out, destination: nunet://results/web}")
         _require_keys(table, ("path", "destination"), ("on_failure",), here)
-        destination = f.text(table["destination"], join(here, "destination"))
-        if not destination.startswith(_SCHEMES):
+        destination = _storage_location(table["destination"], join(here, "destination"))
+        if parse_location(destination).scheme not in BUCKET_SCHEMES:
             raise FieldError(
                 join(here, "destination"),
-                f"{destination!r} names no storage; start it with one of {', '.join(_SCHEMES)}",
+                f"{destination!r} cannot take uploads; send outputs to "
+                + " or ".join(f"{s}://bucket/prefix/" for s in BUCKET_SCHEMES),
             )
         out.append(
             DataOutput(
-                path=f.absolute(table["path"], join(here, "path")),
+                path=f.mount_path(table["path"], join(here, "path")),
                 destination=destination,
                 on_failure=f.boolean(table.get("on_failure", False), join(here, "on_failure")),
             )
         )
     return tuple(out)
+
+
+def _storage_location(value: object, path: str) -> str:
+    location = f.text(value, path)
+    try:
+        parse_location(location)
+    except StorageError as exc:
+        raise FieldError(path, str(exc)) from None
+    return location
 
 
 def _require_keys(

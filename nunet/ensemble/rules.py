@@ -41,6 +41,7 @@ def _check_level(e: Ensemble, c: Collector, at: str) -> None:
     _dependencies(e, c, at)
     _supervision(e, c, at)
     _node_constraints(e, c, at)
+    _mounts(e, c, at)
     for name, sub in e.ensembles.items():
         _check_level(sub, c, join(at, f"ensembles.{name}"))
 
@@ -71,6 +72,22 @@ def _placement(e: Ensemble, c: Collector, at: str) -> None:
                 "is on no node; add it to a node's allocations, like "
                 f"nodes: {{n1: {{allocations: [{name}]}}}}",
             )
+
+
+def _mounts(e: Ensemble, c: Collector, at: str) -> None:
+    """An allocation's input targets and output paths are distinct and none lies inside
+    another (each is a mount of its own)."""
+    for name, allocation in e.allocations.items():
+        places = [(f"inputs[{i}].target", d.target) for i, d in enumerate(allocation.inputs)]
+        places += [(f"outputs[{i}].path", d.path) for i, d in enumerate(allocation.outputs)]
+        for i, (field, where) in enumerate(places):
+            for other_field, other in places[:i]:
+                if where == other or where.startswith(other + "/") or other.startswith(where + "/"):
+                    c.add(
+                        join(at, f"allocations.{name}.{field}"),
+                        f"{where} overlaps {other} ({other_field}); every input and output is "
+                        "mounted on its own: give each a separate path",
+                    )
 
 
 def _ports(e: Ensemble, c: Collector, at: str) -> None:

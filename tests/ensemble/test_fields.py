@@ -199,26 +199,26 @@ CASES = [
     (
         A + "inputs",
         [{"source": "bucket/key", "target": "/in"}],
-        "allocations.a.inputs[0].source: 'bucket/key' names no storage; start it with one of s3://",
+        "allocations.a.inputs[0].source: 'bucket/key' has no scheme; write s3://bucket/key",
     ),
     (
         A + "inputs",
-        [{"source": "s3://b/k", "target": "in"}],
+        [{"source": "s3://data/k", "target": "in"}],
         "allocations.a.inputs[0].target: 'in' is not an absolute path; write it like /in",
     ),
     (
         A + "inputs",
-        [{"source": "s3://b/k", "target": "/in", "checksum": "md5"}],
-        "allocations.a.inputs[0].checksum: 'md5' is not algorithm:hex",
+        [{"source": "s3://data/k", "target": "/in", "checksum": "md5"}],
+        "allocations.a.inputs[0].checksum: 'md5' is not a checksum; write sha256:<hex>",
     ),
     (
         A + "inputs",
-        [{"source": "s3://b/k"}],
+        [{"source": "s3://data/k"}],
         "allocations.a.inputs[0].target: missing; give source, target",
     ),
     (
         A + "inputs",
-        [{"source": "s3://b/k", "target": "/in", "sum": "x"}],
+        [{"source": "s3://data/k", "target": "/in", "sum": "x"}],
         "allocations.a.inputs[0].sum: unknown key 'sum'",
     ),
     (
@@ -229,7 +229,44 @@ CASES = [
     (
         A + "outputs",
         [{"path": "/out", "destination": "x"}],
-        "allocations.a.outputs[0].destination: 'x' names no storage",
+        "allocations.a.outputs[0].destination: 'x' has no scheme",
+    ),
+    (
+        A + "outputs",
+        [{"path": "/out", "destination": "https://example.org/up"}],
+        "allocations.a.outputs[0].destination: 'https://example.org/up' cannot take uploads; "
+        "send outputs to s3://bucket/prefix/ or nunet://bucket/prefix/",
+    ),
+    (
+        A + "outputs",
+        [{"path": "/", "destination": "nunet://results/"}],
+        "allocations.a.outputs[0].path: data cannot be mounted over / itself",
+    ),
+    (
+        A + "inputs",
+        [{"source": "s3://b/k", "target": "/in"}],
+        "allocations.a.inputs[0].source: 's3://b/k': bucket 'b' is not a valid name",
+    ),
+    (
+        A + "inputs",
+        [{"source": "nunet://data/../etc", "target": "/in"}],
+        "allocations.a.inputs[0].source: 'nunet://data/../etc': the key has '..' in it",
+    ),
+    (
+        A + "inputs",
+        [{"source": "s3://data/set/", "target": "/in", "checksum": "sha256:ab"}],
+        "allocations.a.inputs[0].checksum: a checksum is of one object, and s3://data/set/ is a "
+        "prefix",
+    ),
+    (
+        A + "inputs",
+        [{"source": "s3://data/k", "target": "/in/../etc"}],
+        "allocations.a.inputs[0].target: '/in/../etc' is not a plain path",
+    ),
+    (
+        A + "inputs",
+        [{"source": "s3://data/k", "target": "/in"}, {"source": "s3://data/j", "target": "/in/j"}],
+        "allocations.a.inputs[1].target: /in/j overlaps /in (inputs[0].target)",
     ),
     (
         A + "healthcheck",

@@ -95,7 +95,7 @@ def allocation(draw: st.DrawFn, earlier: list[str]) -> dict[str, Any]:
     if draw(st.booleans()):
         doc["inputs"] = [
             {
-                "source": "s3://b/" + draw(NAMES),
+                "source": "s3://bucket/" + draw(NAMES),
                 "target": "/in/" + draw(NAMES),
                 "checksum": "sha256:" + "0" * 64,
             }
