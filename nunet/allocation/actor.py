@@ -43,15 +43,18 @@ from nunet.allocation.protocol import (
     HealthCheck,
     LogEntry,
     LogsAsk,
+    Published,
     Report,
 )
+from nunet.allocation.staging import DataStage, StagingFailed
 from nunet.errors import NunetError
 from nunet.eventlog import Event
 from nunet.executor import (
-    ExecutionSpec,
     Executor,
     ExecutorError,
     Health,
+    Mount,
+    OutputMount,
     State,
     UnknownExecution,
     Usage,
@@ -104,7 +107,9 @@ class AllocationActor(Actor):
 
     `orchestrator()` is where reports go (the committing orchestrator's current handle; its DID
     alone may ask anything of this actor). `keys_file` holds the order's SSH keys when it has
-    some. `recovered` rebuilds it after a node restart instead of preparing a new execution.
+    some. `stage` holds its inputs and outputs when it has some: an allocation with inputs is
+    prepared when it starts (the fetch counts against its start timeout), not when created.
+    `recovered` rebuilds it after a node restart instead of preparing a new execution.
     """
 
     kind = "allocation"
@@ -119,6 +124,7 @@ class AllocationActor(Actor):
         orchestrator: Callable[[], Handle],
         heartbeat_seconds: float = 2.0,
         keys_file: Path | None = None,
+        stage: DataStage | None = None,
         recovered: Recovered | None = None,
         disowned: Callable[[], None] = lambda: None,
         clock: Callable[[], float] = time.time,
@@ -132,6 +138,9 @@ class AllocationActor(Actor):
         self._orchestrator = orchestrator
         self._heartbeat = heartbeat_seconds
         self._keys_file = keys_file
+        self._stage = stage
+        self._prepared = False  # the current execution is prepared
+        self._published: tuple[Published, ...] = ()  # what the last run's outputs uploaded
         self._recovered = recovered
         self._clock = clock
         self._state: AllocationState = "allocated"
@@ -165,13 +174,8 @@ class AllocationActor(Actor):
     # -- lifecycle -----------------------------------------------------------------------------
     async def on_start(self) -> None:
         if self._recovered is None:
-            executor = self._require_executor()
-            try:
-                await executor.prepare(self._spec())
-            except ExecutorError:
-                with contextlib.suppress(ExecutorError):
-                    await executor.cleanup(self._execution)
-                raise
+            if not self.order.inputs:
+                await self._prepare()
             self._record_state()
             self._queue(self._report("state"))
         else:
@@ -186,6 +190,11 @@ class AllocationActor(Actor):
                 return
             await self._halt()
             await self._discard(self._execution)
+            if self._stage is not None:
+                try:
+                    await self._stage.discard()
+                except StagingFailed as exc:
+                    log.warning("volumes not removed", actor=self.handle.actor, reason=str(exc))
             self._error = reason or self._error
             self._move(Input.RELEASE)
             report = self._report("state")
@@ -199,7 +208,9 @@ class AllocationActor(Actor):
             self._step("start", message, Input.START)
             self._run += 1
             self._move(Input.START)
-            self._operation = self.spawn_task(self._start(self._execution, fresh=False))
+            self._operation = self.spawn_task(
+                self._start(self._execution, fresh=not self._prepared)
+            )
             return self._report("state", seq=self._seq)
 
     @behavior(RESTART_BEHAVIOR, payload_type=AllocationAsk, public=True)
@@ -212,6 +223,7 @@ class AllocationActor(Actor):
             self._run += 1
             self._execution = self._execution_of(self._run)
             self._exit_code, self._error, self._healthy = None, "", None
+            self._published, self._prepared = (), False
             self._move(Input.RESTART)
             self._operation = self.spawn_task(
                 self._start(self._execution, fresh=True, previous=previous)
@@ -274,12 +286,12 @@ class AllocationActor(Actor):
                 if previous:
                     await self._discard(previous)
                 if fresh:
-                    await executor.prepare(self._spec())
+                    await self._prepare()
                 await executor.start(execution)
         except TimeoutError:
             error = f"it did not start within its start timeout of {limit:g} s"
             await self._discard(execution)
-        except ExecutorError as exc:
+        except (ExecutorError, StagingFailed) as exc:
             error = str(exc)
         async with self._steps:
             if self._state != "starting" or self._execution != execution:
@@ -308,12 +320,24 @@ class AllocationActor(Actor):
             self._exit_code = ended.exit_code
             self._error = ended.error
             self._usage = ended.usage
-            if ended.state is State.EXITED:
-                self._move(Input.EXITED)
-            elif ended.state is State.CANCELLED:
+            if ended.state is State.CANCELLED:
                 self._move(Input.STOPPED)
-            else:
-                self._move(Input.FAILED)
+                return
+            exited = ended.state is State.EXITED
+            if not await self._publish(succeeded=exited and ended.exit_code == 0):
+                exited = False
+            self._move(Input.EXITED if exited else Input.FAILED)
+
+    async def _publish(self, *, succeeded: bool) -> bool:
+        """Upload the run's outputs (before its end is reported, so that its orchestrator
+        tears nothing down first); False, with the error said, when one could not be."""
+        if self._stage is None or not self.order.outputs:
+            return True
+        self._published = await self._stage.publish(max(self._run, 1), succeeded=succeeded)
+        errors = [p.error for p in self._published if p.error]
+        if errors:
+            self._error = "; ".join(filter(None, (self._error, *errors)))
+        return not errors
 
     async def _check_health(self, execution: str, check: HealthCheck) -> None:
         """Every `interval`: the check; unhealthy after `retries` failures in a row, failures
@@ -387,16 +411,34 @@ class AllocationActor(Actor):
     def _execution_of(self, run: int) -> str:
         return execution_id(self.deployment, self.order.name, run, self._incarnation)
 
-    def _spec(self) -> ExecutionSpec:
-        """The spec of the current run, as the current execution."""
-        return execution_spec(
+    async def _prepare(self) -> None:
+        """Prepare the current execution: its inputs fetched and output volumes made first.
+        One that fails to prepare is cleaned up again."""
+        executor = self._require_executor()
+        run = max(self._run, 1)
+        inputs: tuple[Mount, ...] = ()
+        outputs: tuple[OutputMount, ...] = ()
+        if self._stage is not None:
+            inputs = await self._stage.input_mounts()
+            outputs = await self._stage.output_mounts(run)
+        spec = execution_spec(
             self.order,
             deployment=self.deployment,
             node=self.node,
             execution=self._execution,
-            run=max(self._run, 1),
+            run=run,
             keys_file=self._keys_file,
+            inputs=inputs,
+            outputs=outputs,
+            output_bytes=None if self._stage is None else self._stage.output_max_bytes,
         )
+        try:
+            await executor.prepare(spec)
+        except ExecutorError:
+            with contextlib.suppress(ExecutorError):
+                await executor.cleanup(self._execution)
+            raise
+        self._prepared = True
 
     def _require_executor(self) -> Executor:
         if self._executor is None:
@@ -419,11 +461,13 @@ class AllocationActor(Actor):
             if status is not None and status.state is State.RUNNING and was.state != "allocated":
                 self._state, action = "running", "adopted"
                 self._watch(was.execution)
+            elif was.state == "allocated" and self.order.inputs:
+                action = "kept"  # prepared when it starts, its inputs fetched then
             elif was.state == "allocated" and self._executor is not None:
                 try:
-                    await self._executor.prepare(self._spec())
+                    await self._prepare()
                     action = "prepared"
-                except ExecutorError as exc:
+                except (ExecutorError, StagingFailed) as exc:
                     self._state, self._error, action = "failed", str(exc), "lost"
             else:
                 self._state, action = "failed", "lost"
@@ -503,6 +547,7 @@ class AllocationActor(Actor):
             cpu_seconds=usage.cpu_seconds,
             memory_peak=usage.memory_peak,
             wall_seconds=usage.wall_seconds,
+            outputs=self._published if kind == "state" else (),
         )
 
     def _queue(self, report: Report) -> None:

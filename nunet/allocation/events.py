@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from nunet.allocation.protocol import AllocationOrder
+from nunet.allocation.protocol import AllocationOrder, StoredObject
 from nunet.capability.model import Requirement
 from nunet.eventlog import Event
 
@@ -113,6 +113,54 @@ class AllocationRecovered(Event, frozen=True, kw_only=True):
     state: str
 
 
+class InputFetched(Event, frozen=True, kw_only=True):
+    """Input `index` of an allocation is on its volume, verified and locked read-only."""
+
+    TYPE: ClassVar[str] = "allocation.input_fetched"
+    deployment: str
+    node: str
+    allocation: str
+    index: int
+    source: str
+    target: str  # where the allocation sees it
+    objects: tuple[StoredObject, ...] = ()  # the first 100
+    count: int = 0  # objects in all
+    size: int = 0  # bytes in all
+
+
+class OutputPublished(Event, frozen=True, kw_only=True):
+    """Output `index` of run `run` uploaded: every object with its size and checksum."""
+
+    TYPE: ClassVar[str] = "allocation.output_published"
+    deployment: str
+    node: str
+    allocation: str
+    run: int
+    index: int
+    path: str  # inside the allocation
+    destination: str
+    objects: tuple[StoredObject, ...] = ()  # the first 100
+    count: int = 0
+    size: int = 0
+
+
+class TransferFailed(Event, frozen=True, kw_only=True):
+    """One attempt to fetch an input or upload an output failed; `retrying` says whether
+    another follows."""
+
+    TYPE: ClassVar[str] = "allocation.transfer_failed"
+    deployment: str
+    node: str
+    allocation: str
+    direction: str  # input | output
+    index: int
+    location: str
+    attempt: int
+    retrying: bool
+    code: str
+    reason: str
+
+
 EVENTS: tuple[type[Event], ...] = (
     AllocationCommitted,
     CommitRefused,
@@ -122,4 +170,7 @@ EVENTS: tuple[type[Event], ...] = (
     AllocationStateChanged,
     ProviderRefused,
     AllocationRecovered,
+    InputFetched,
+    OutputPublished,
+    TransferFailed,
 )

@@ -7,7 +7,9 @@
   `sh -c '{ script1 } && { script2 } && exec "$@"' -- command...` (the order's entrypoint, if
   any, is the start of that command), so a failing script ends the allocation with its exit
   code;
-* SSH keys written to a file the provider keeps, mounted read-only at `/root/.ssh/authorized_keys`.
+* SSH keys written to a file the provider keeps, mounted read-only at `/root/.ssh/authorized_keys`;
+* the inputs (read-only) and outputs (read-write) mounted from the volumes the provider staged;
+  the outputs together may hold `output_bytes`.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from pathlib import Path
 
 from nunet.allocation.errors import AllocateRefused
 from nunet.allocation.protocol import AllocationOrder
-from nunet.executor.spec import ExecutionSpec, Limits, Mount, PortMapping
+from nunet.executor.spec import GIB, ExecutionSpec, Limits, Mount, OutputMount, PortMapping
 
 AUTHORIZED_KEYS = "/root/.ssh/authorized_keys"
 DEPLOYMENT_LABEL = "nunet.deployment"
@@ -71,9 +73,12 @@ def execution_spec(
     execution: str,
     run: int,
     keys_file: Path | None = None,
+    inputs: tuple[Mount, ...] = (),
+    outputs: tuple[OutputMount, ...] = (),
+    output_bytes: int | None = None,
 ) -> ExecutionSpec:
     """The spec of run `run` of `order` as execution `execution`; `keys_file` holds
-    `keys_text(order)` when it has keys."""
+    `keys_text(order)` when it has keys; `inputs` and `outputs` are the staged volumes."""
     if order.keys and keys_file is None:
         raise ValueError(f"allocation {order.name} has SSH keys: give the file that holds them")
     entrypoint, command = provisioned_command(order)
@@ -89,13 +94,16 @@ def execution_spec(
             (Mount(source=str(keys_file), target=AUTHORIZED_KEYS, read_only=True),)
             if order.keys and keys_file is not None
             else ()
-        ),
+        )
+        + inputs,
+        outputs=outputs,
         limits=Limits(
             cpu=order.cpu,
             memory=order.ram,
             disk=order.disk,
             gpus=order.gpus,
             timeout_seconds=order.timeout_seconds,
+            output_bytes=GIB if output_bytes is None else output_bytes,
         ),
         network="host" if order.ports else "none",
         ports=tuple(

@@ -65,6 +65,50 @@ class Port(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True
     public: Annotated[int, msgspec.Meta(ge=1, le=65535)]
 
 
+Location = Annotated[str, msgspec.Meta(min_length=1, max_length=2 << 20)]  # inline: up to 1 MiB+
+InsidePath = Annotated[str, msgspec.Meta(pattern=r"^/", max_length=4096)]
+
+
+class InputOrder(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Data fetched into a volume before the allocation starts, mounted read-only at `target`
+    (a file for one object, a directory for a prefix ending in `/`)."""
+
+    source: Location
+    target: InsidePath
+    checksum: str = ""  # algorithm:hex; "": not checked
+
+
+class OutputOrder(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """A directory inside the allocation, on a volume of its own, whose files are uploaded
+    under `destination` when the allocation's command ends (and when it failed, if asked)."""
+
+    path: InsidePath
+    destination: Location
+    on_failure: bool = False
+
+
+class StoredObject(msgspec.Struct, frozen=True, kw_only=True):
+    """One object a transfer moved."""
+
+    location: str
+    size: int
+    checksum: str = ""  # sha256:<hex> when known
+
+
+class Published(msgspec.Struct, frozen=True, kw_only=True):
+    """What one output of one run uploaded; `error` says why it could not be (nothing, or only
+    part, was published then: `objects` lists what was)."""
+
+    path: str
+    destination: str
+    objects: tuple[StoredObject, ...] = ()
+    error: str = ""
+
+    @property
+    def size(self) -> int:
+        return sum(o.size for o in self.objects)
+
+
 class AllocationOrder(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """One allocation as its provider is to run it."""
 
@@ -87,6 +131,8 @@ class AllocationOrder(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
     provision: tuple[str, ...] = ()  # shell scripts run before the command, in order
     keys: tuple[str, ...] = ()  # SSH public keys made available in the allocation
     privileged: bool = False
+    inputs: tuple[InputOrder, ...] = ()
+    outputs: tuple[OutputOrder, ...] = ()
 
 
 class Commit(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -206,3 +252,4 @@ class Report(msgspec.Struct, frozen=True, kw_only=True):
     cpu_seconds: float = 0.0
     memory_peak: int = 0
     wall_seconds: float = 0.0
+    outputs: tuple[Published, ...] = ()  # once the run ended: what its outputs published

@@ -62,6 +62,7 @@ from nunet.allocation.protocol import (
     reservation_id,
 )
 from nunet.allocation.reservations import Reservations
+from nunet.allocation.staging import DataStage, StagingFailed, StorageAccess
 from nunet.capability import check
 from nunet.capability.gpus import assign_gpus
 from nunet.capability.model import Gpu, Requirement, Resources
@@ -71,6 +72,7 @@ from nunet.eventlog import Catalogue, Event
 from nunet.executor import Executor, ExecutorError
 from nunet.matching.bid import BidTerms
 from nunet.replication.backoff import Backoff
+from nunet.storage import StorageError
 
 log = structlog.get_logger("nunet.allocation")
 
@@ -87,7 +89,8 @@ class ProviderActor(Actor):
     """Spawn as `PROVIDER_ACTOR_ID`. `executors` by name (docker, qemu, firecracker: the node's
     opened executors, read at each allocation); `issued_bid` is the matching actor's
     `issued_bid`; `reservations` the node's resource ledger; `work_dir` keeps per-allocation
-    files (SSH keys) of live deployments."""
+    files (SSH keys) of live deployments; `storage` serves allocations' inputs and outputs
+    (None: orders with either are refused)."""
 
     kind = "provider"
     # Allocating prepares executions (image pulls) and reverting stops them: both beside the
@@ -101,6 +104,7 @@ class ProviderActor(Actor):
         issued_bid: IssuedBid,
         reservations: Reservations,
         work_dir: Path,
+        storage: StorageAccess | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         super().__init__()
@@ -108,6 +112,7 @@ class ProviderActor(Actor):
         self._issued_bid = issued_bid
         self._reservations = reservations
         self._work_dir = work_dir
+        self._storage = storage
         self._clock = clock
         self.book = CommitmentBook()
         self._locks: dict[Key, asyncio.Lock] = {}
@@ -339,7 +344,7 @@ class ProviderActor(Actor):
         try:
             for order in ask.allocations:
                 spawned.append(await self._spawn(commitment, order, ask.heartbeat_seconds))
-        except (AllocationError, ExecutorError, OSError) as exc:
+        except (AllocationError, ExecutorError, StagingFailed, OSError) as exc:
             for actor in spawned:
                 await self._drop(actor, "its deployment could not be allocated")
             self._remove_files(commitment)
@@ -382,6 +387,7 @@ class ProviderActor(Actor):
                 )
             provisioned_command(order)  # refuses provisioning without a command
             keys_text(order)
+            self._check_data(order)
         cpu = sum(order.cpu for order in ask.allocations)
         if cpu > commitment.cpu + CPU_EPSILON:
             raise AllocateRefused(
@@ -397,6 +403,25 @@ class ProviderActor(Actor):
                     f"{where}: {field}: the allocations ask {format_size(total)}; "
                     f"{format_size(held)} committed"
                 )
+
+    def _check_data(self, order: AllocationOrder) -> None:
+        """Every input and output names a store this node has (outputs: one taking uploads)."""
+        if not order.inputs and not order.outputs:
+            return
+        if self._storage is None:
+            field = "inputs" if order.inputs else "outputs"
+            raise AllocateRefused(
+                f"allocations.{order.name}.{field}: this node has no storage configured"
+            )
+        places = [(f"inputs[{i}].source", d.source, False) for i, d in enumerate(order.inputs)]
+        places += [
+            (f"outputs[{i}].destination", d.destination, True) for i, d in enumerate(order.outputs)
+        ]
+        for field, location, writing in places:
+            try:
+                self._storage.storage.provider_for(location, writing=writing)
+            except StorageError as exc:
+                raise AllocateRefused(f"allocations.{order.name}.{field}: {exc}") from None
 
     async def _spawn(
         self,
@@ -415,12 +440,26 @@ class ProviderActor(Actor):
             orchestrator=self._orchestrator_of(commitment.key, commitment.orchestrator),
             heartbeat_seconds=heartbeat_seconds,
             keys_file=keys_file,
+            stage=self._stage(commitment, order),
             recovered=recovered,
             disowned=lambda: self._reconfirm(commitment.key),
             clock=self._clock,
         )
         await self.system.spawn(actor, allocation_actor_id(commitment.deployment, order.name))
         return actor
+
+    def _stage(self, commitment: Commitment, order: AllocationOrder) -> DataStage | None:
+        if self._storage is None or not (order.inputs or order.outputs):
+            return None
+        return DataStage(
+            self._storage,
+            deployment=commitment.deployment,
+            node=commitment.node,
+            allocation=order.name,
+            inputs=order.inputs,
+            outputs=order.outputs,
+            record=self._record,
+        )
 
     def _allocated(self, commitment: Commitment) -> Allocated:
         return Allocated(

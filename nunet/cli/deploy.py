@@ -16,6 +16,7 @@ import click
 
 from nunet.api import ApiClient, find_api
 from nunet.cli.context import CliContext, emit, local_actor, output_option, pass_context
+from nunet.cli.results import download_results, result_rows
 from nunet.ensemble import EnsembleError, parse_duration
 from nunet.orchestrator.behaviors import (
     DEPLOYMENTS_ACTOR_ID,
@@ -24,6 +25,7 @@ from nunet.orchestrator.behaviors import (
     LOGS_BEHAVIOR,
     MANIFEST_BEHAVIOR,
     NEW_BEHAVIOR,
+    RESULTS_BEHAVIOR,
     SHUTDOWN_BEHAVIOR,
     STATUS_BEHAVIOR,
     is_settled,
@@ -213,6 +215,27 @@ def history(ctx: CliContext, deployment: str, api: str | None) -> None:
         return
     for entry in answer["entries"]:
         click.echo(f"{_clock(entry['at'])}  {entry['summary']}")
+
+
+@deployments.command("results")
+@click.argument("deployment")
+@click.option(
+    "--download",
+    "directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Fetch every published object into this directory (made if missing).",
+)
+@_api_option
+@pass_context
+@output_option
+def results(ctx: CliContext, deployment: str, directory: Path | None, api: str | None) -> None:
+    """Where its allocations' outputs were published: objects, sizes, checksums, errors."""
+    answer = _ask(ctx, api, RESULTS_BEHAVIOR, {"deployment": deployment})
+    if directory is not None:
+        download_results(ctx.home, answer, directory)
+        return
+    emit(ctx, answer if ctx.output != "table" else result_rows(answer))
 
 
 @deployments.command("logs")

@@ -13,6 +13,7 @@ import yaml
 from nunet.capability.units import UnitError, parse_size
 from nunet.errors import NunetError
 from nunet.matching.ranking import DEFAULT_WEIGHTS, RANKERS
+from nunet.storage.config import StorageConfig
 
 Port = Annotated[int, msgspec.Meta(ge=0, le=65535)]
 Positive = Annotated[float, msgspec.Meta(gt=0)]
@@ -230,6 +231,7 @@ class NodeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     index: IndexConfig = IndexConfig()
     orchestrator: OrchestratorConfig = OrchestratorConfig()
     executors: ExecutorsConfig = ExecutorsConfig()
+    storage: StorageConfig = StorageConfig()
     max_envelope_bytes: Annotated[int, msgspec.Meta(ge=1024, le=64 << 20)] = 1 << 20
     clock_skew_seconds: Positive = 30.0
 

@@ -17,6 +17,7 @@ class NodeLayout:
         self.store = home / "store.db"
         self.executions = home / "executions"  # per executor: logs and state of executions
         self.allocations = home / "allocations"  # provider: files of the allocations it runs
+        self.volumes = home / "volumes"  # provider: allocations' inputs and outputs (default)
         self.results = home / "results"  # orchestrator: what ended allocations left (logs)
         self.config = home / "config.yaml"
         self.api_info = home / "api.json"

@@ -50,6 +50,7 @@ from nunet.node.executors import open_executors
 from nunet.node.layout import NodeLayout
 from nunet.node.mesh import NodeMesh, join_swarm, open_mesh
 from nunet.node.node_actor import NODE_ACTOR_ID, NodeActor
+from nunet.node.storage import open_node_storage
 from nunet.node.user_agent import USER_ACTOR_ID, UserAgent
 from nunet.onboarding import ONBOARDING_ACTOR_ID, OnboardingActor, offering_of
 from nunet.orchestrator.actor import OrchestratorSettings
@@ -230,10 +231,15 @@ class Node:
                 ),
                 max_envelope_bytes=config.max_envelope_bytes,
             )
+            # Closed after the actor system: an allocation still uploading its outputs while the
+            # node stops sees its transfer cut, not a store closed under it.
+            after_actors = AsyncExitStack()
+            exits.push_async_callback(after_actors.aclose)
             await system.start()
             exits.push_async_callback(system.close)
             await join_swarm(mesh, layout, config, key.did, log, store, exits)
             executors = await open_executors(config, layout, key.did, record, exits)
+            storage = await open_node_storage(config, layout, mesh, after_actors)
             index = CapabilityIndex()
             exits.push_async_callback(
                 _stop_task, start_index_feed(index, mesh, config, log, key.did)
@@ -290,6 +296,7 @@ class Node:
                             ),
                             reservations=OnboardingReservations(system),
                             work_dir=layout.allocations,
+                            storage=storage,
                         ),
                     ),
                     Child(

@@ -64,6 +64,7 @@ from nunet.orchestrator.events import (
     NodeRescheduled,
     NodeReverted,
     NodesMatched,
+    OutputsPublished,
     ShutdownRequested,
     SupervisorEscalated,
     TasksDone,
@@ -189,6 +190,17 @@ class OrchestratorActor(Actor):
         if seen is not None and seen[0] == message.sender.did and report.seq <= seen[1]:
             return  # late or repeated
         self._seen[report.allocation] = (message.sender.did, report.seq)
+        if report.outputs:  # recorded before the end it comes with: results exist by then
+            await self._emit(
+                OutputsPublished(
+                    deployment=self.deployment,
+                    at=report.at,
+                    node=report.node,
+                    allocation=report.allocation,
+                    run=report.run,
+                    outputs=report.outputs,
+                )
+            )
         change = AllocationStateChanged(
             deployment=self.deployment,
             at=report.at,

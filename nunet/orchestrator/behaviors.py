@@ -17,6 +17,7 @@ MANIFEST_BEHAVIOR = "/dms/node/deployment/manifest"
 LOGS_BEHAVIOR = "/dms/node/deployment/logs"
 HISTORY_BEHAVIOR = "/dms/node/deployment/history"
 SHUTDOWN_BEHAVIOR = "/dms/node/deployment/shutdown"
+RESULTS_BEHAVIOR = "/dms/node/deployment/results"
 
 MAX_ENSEMBLE_BYTES = 1 << 20
 TERMINAL_STATES = frozenset(("completed", "failed", "shut_down", "expired"))

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import structlog
 
 from nunet.actor import Actor, BehaviorFailed, Handle, Message, behavior
@@ -41,6 +42,7 @@ from nunet.orchestrator.behaviors import (
     MANIFEST_BEHAVIOR,
     MAX_ENSEMBLE_BYTES,
     NEW_BEHAVIOR,
+    RESULTS_BEHAVIOR,
     SHUTDOWN_BEHAVIOR,
     STATUS_BEHAVIOR,
     DeploymentAsk,
@@ -181,6 +183,12 @@ class DeploymentsActor(Actor):
                 for name, node in state.nodes.items()
             },
         }
+
+    @behavior(RESULTS_BEHAVIOR, payload_type=DeploymentAsk)
+    async def results(self, message: Message) -> dict[str, Any]:
+        """Where each allocation's outputs were published: every object with its size and
+        checksum, or why an output could not be published."""
+        return results_of(self._state(message.payload.deployment))
 
     @behavior(HISTORY_BEHAVIOR, payload_type=HistoryAsk)
     async def history(self, message: Message) -> dict[str, Any]:
@@ -338,6 +346,21 @@ def _handle(handle: Handle | None) -> dict[str, str] | None:
     if handle is None:
         return None
     return {"did": handle.did, "actor": handle.actor, "node": handle.node}
+
+
+def results_of(state: DeploymentState) -> dict[str, Any]:
+    return {
+        "deployment": state.id,
+        "state": state.phase.value,
+        "allocations": {
+            name: {
+                "node": published.node,
+                "run": published.run,
+                "outputs": [msgspec.to_builtins(output) for output in published.outputs],
+            }
+            for name, published in sorted(state.published.items())
+        },
+    }
 
 
 def status_of(state: DeploymentState) -> dict[str, Any]:

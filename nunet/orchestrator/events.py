@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from nunet.actor import Handle
+from nunet.allocation.protocol import Published
 from nunet.eventlog import Event
 
 
@@ -189,6 +190,17 @@ class AllocationResult(DeploymentEvent, frozen=True, kw_only=True):
     wall_seconds: float = 0.0
 
 
+class OutputsPublished(DeploymentEvent, frozen=True, kw_only=True):
+    """What run `run` of an allocation uploaded when it ended: each output's objects with their
+    sizes and checksums, or why it could not be published."""
+
+    TYPE: ClassVar[str] = "deployment.outputs_published"
+    node: str
+    allocation: str
+    run: int = 0
+    outputs: tuple[Published, ...] = ()
+
+
 class DeploymentCompleted(DeploymentEvent, frozen=True, kw_only=True):
     """Every task finished, results are recorded and every machine released."""
 
@@ -233,6 +245,7 @@ EVENTS: tuple[type[Event], ...] = (
     NodeRescheduled,
     DeploymentRunning,
     TasksDone,
+    OutputsPublished,
     AllocationResult,
     DeploymentCompleted,
     DeploymentFailed,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import msgspec
 
+from nunet.capability.units import format_size
 from nunet.orchestrator.events import (
     AllocationResult,
     AllocationsRestarted,
@@ -24,6 +25,7 @@ from nunet.orchestrator.events import (
     NodeRescheduled,
     NodeReverted,
     NodesMatched,
+    OutputsPublished,
     ShutdownRequested,
     SupervisorEscalated,
     TasksDone,
@@ -87,6 +89,8 @@ def summary(event: DeploymentEvent) -> str:
         case AllocationResult():
             code = "" if event.exit_code is None else f" (exit {event.exit_code})"
             return f"result of {event.allocation}: {event.state}{code}, {event.log_lines} log lines"
+        case OutputsPublished():
+            return _published_line(event)
         case DeploymentCompleted():
             return "completed"
         case DeploymentFailed():
@@ -110,3 +114,17 @@ def _report_line(event: AllocationStateChanged) -> str:
         parts.append("healthy" if event.healthy else "unhealthy")
     line = ", ".join(parts)
     return f"{line}: {event.error}" if event.error else line
+
+
+def _published_line(event: OutputsPublished) -> str:
+    parts = []
+    for output in event.outputs:
+        if output.error:
+            parts.append(f"{output.path} not published: {output.error}")
+        else:
+            count = len(output.objects)
+            parts.append(
+                f"{output.path} → {output.destination} ({count} object{'s' if count != 1 else ''}, "
+                f"{format_size(output.size)})"
+            )
+    return f"outputs of {event.allocation} (run {event.run}): " + "; ".join(parts)

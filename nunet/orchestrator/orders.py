@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Literal, cast
 
-from nunet.allocation.protocol import AllocationOrder, HealthCheck, Port
+from nunet.allocation.protocol import AllocationOrder, HealthCheck, InputOrder, OutputOrder, Port
 from nunet.ensemble import EnsembleError, FlatEnsemble, Problem
 
 ExecutorName = Literal["docker", "qemu", "firecracker"]
@@ -58,6 +58,14 @@ def orders_for(
                 provision=allocation.provision,
                 keys=allocation.keys,
                 privileged=allocation.privileged,
+                inputs=tuple(
+                    InputOrder(source=i.source, target=i.target, checksum=i.checksum)
+                    for i in allocation.inputs
+                ),
+                outputs=tuple(
+                    OutputOrder(path=o.path, destination=o.destination, on_failure=o.on_failure)
+                    for o in allocation.outputs
+                ),
             )
         )
     return tuple(orders)

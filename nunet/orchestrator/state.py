@@ -50,6 +50,7 @@ from nunet.orchestrator.events import (
     NodeRescheduled,
     NodeReverted,
     NodesMatched,
+    OutputsPublished,
     ShutdownRequested,
     SupervisorEscalated,
     TasksDone,
@@ -124,6 +125,7 @@ class DeploymentState(msgspec.Struct, frozen=True, kw_only=True):
     why: str = ""  # why it is queued, expired or failed
     torn_down: bool = False
     results: dict[str, AllocationResult] = {}
+    published: dict[str, OutputsPublished] = {}  # allocation -> what its last run published
     history: tuple[HistoryEntry, ...] = ()
     anomalies: tuple[str, ...] = ()
 
@@ -313,6 +315,11 @@ class _Fold:
                 self.rescheduled(event)
             case AllocationResult():
                 self.replace(results={**self.state.results, event.allocation: event})
+            case OutputsPublished():
+                if event.allocation in self.allocations:
+                    self.replace(published={**self.state.published, event.allocation: event})
+                else:
+                    self.anomalies.append(f"outputs of unknown allocation {event.allocation}")
             case DeploymentTornDown():
                 self.replace(torn_down=True)
             case (
