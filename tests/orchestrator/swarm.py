@@ -61,10 +61,13 @@ def swarm_config(**orchestrator: Any) -> dict[str, Any]:
 class Swarm:
     """Nodes on one in-memory network; each closed when the test ends."""
 
-    def __init__(self, root: Path, exits: AsyncExitStack) -> None:
+    def __init__(
+        self, root: Path, exits: AsyncExitStack, config: dict[str, Any] | None = None
+    ) -> None:
         self.network = InMemoryNetwork()
         self._root = root
         self._exits = exits
+        self._config = config or {}  # merged into every node's config (top-level sections)
         self.nodes: dict[str, Node] = {}
 
     async def open(self, name: str, **orchestrator: Any) -> Node:
@@ -75,7 +78,7 @@ class Swarm:
         node = await Node.open(
             home,
             PASSPHRASE,
-            parse_config(swarm_config(**orchestrator)),
+            parse_config({**swarm_config(**orchestrator), **self._config}),
             transport=InMemoryTransport(self.network, did),
             addresses={"api": f"http://{name}.test"},
         )
