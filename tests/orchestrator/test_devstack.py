@@ -55,14 +55,17 @@ allocations:
   count:
     resources: {cpu: 0.5, ram: 32MiB}
     depends_on: [fetch]
+    inputs: [{source: "inline:text,3", target: /in/n}]
+    outputs: [{path: /out, destination: "nunet://results/three/count/"}]
     execution:
       image: nunet-test/busybox:1
-      command: echo "counted $(seq 1 3 | wc -l) records"
+      command: echo "counted $(seq 1 $(cat /in/n) | wc -l) records" | tee /out/count.txt
   left:
     resources: {cpu: 0.75, ram: 32MiB}
+    outputs: [{path: /out, destination: "nunet://results/three/left/"}]
     execution:
       image: nunet-test/busybox:1
-      command: echo left says hi
+      command: echo left says hi | tee /out/hi.txt
   right:
     resources: {cpu: 0.75, ram: 32MiB}
     execution:
@@ -312,6 +315,16 @@ async def test_an_ensemble_across_three_machines_completes_and_is_followed_throu
         "left | left says hi",
         "right | right says hi",
     ]
+
+    # Outputs went to the swarm's object store (the hubs' JetStream) from two machines; the
+    # hub's CLI fetches them from there, each checked against its recorded checksum.
+    downloaded = tmp_path / "results"
+    fetched = await swarm.cli("deployments", "results", deployment, "--download", str(downloaded))
+    assert fetched.returncode == 0, fetched.explain()
+    assert (downloaded / "count" / "out" / "count.txt").read_text() == "counted 3 records\n"
+    assert (downloaded / "left" / "out" / "hi.txt").read_text() == "left says hi\n"
+    results = (await swarm.cli("-o", "json", "deployments", "results", deployment)).json()
+    assert sorted(results["allocations"]) == ["count", "left"]
 
     history = await swarm.cli("deployments", "history", deployment)
     assert history.returncode == 0, history.explain()
