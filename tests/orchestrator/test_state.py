@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from nunet.actor import Handle
+from nunet.allocation.protocol import Published, StoredObject
 from nunet.eventlog import Catalogue, EventRecord
 from nunet.orchestrator.allocation_view import AllocationPhase
 from nunet.orchestrator.events import (
@@ -33,6 +34,7 @@ from nunet.orchestrator.events import (
     NodeRescheduled,
     NodeReverted,
     NodesMatched,
+    OutputsPublished,
     ShutdownRequested,
     SupervisorEscalated,
     TasksDone,
@@ -117,6 +119,39 @@ def test_every_event_round_trips_through_the_log_encoding() -> None:
         assert catalogue.decode(record) == event
 
 
+PUBLISHED = OutputsPublished(
+    deployment=DEP,
+    at=10,
+    node="n1",
+    allocation="db",
+    run=1,
+    outputs=(
+        Published(
+            path="/out",
+            destination="s3://results/db/",
+            objects=(
+                StoredObject(location="s3://results/db/a", size=3, checksum="sha256:00"),
+                StoredObject(location="s3://results/db/b", size=2048, checksum="sha256:11"),
+            ),
+        ),
+        Published(path="/logs", destination="nunet://logs/db/", error="output 1 (...): denied"),
+    ),
+)
+
+
+def test_published_outputs_are_kept_per_allocation_and_said_in_the_history() -> None:
+    state = DeploymentState.replay([*up_to_running(), PUBLISHED])
+    assert state.published == {"db": PUBLISHED}
+    assert state.history[-1].summary == (
+        "outputs of db (run 1): /out → s3://results/db/ (2 objects, 2051B); "
+        "/logs not published: output 1 (...): denied"
+    )
+    stranger = msgspec.structs.replace(PUBLISHED, allocation="nope")
+    assert DeploymentState.replay([*up_to_running(), stranger]).anomalies == (
+        "outputs of unknown allocation nope",
+    )
+
+
 def everything_else() -> list[DeploymentEvent]:
     return [
         DeploymentQueued(deployment=DEP, at=1, why="no machine fits", retry_in=5, attempt=1),
@@ -133,6 +168,7 @@ def everything_else() -> list[DeploymentEvent]:
         AllocationResult(
             deployment=DEP, at=1, node="n1", allocation="db", state="exited", exit_code=0
         ),
+        PUBLISHED,
         DeploymentCompleted(deployment=DEP, at=1),
         DeploymentFailed(deployment=DEP, at=1, why="db failed beyond restarts"),
         ShutdownRequested(deployment=DEP, at=1, by="did:key:me"),
