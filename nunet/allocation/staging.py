@@ -100,9 +100,8 @@ class DataStage:
         record: Callable[[Event], None],
     ) -> None:
         self._access = access
-        self._deployment = deployment
-        self._node = node
-        self._allocation = allocation
+        # What every event of this stage names.
+        self._about = {"deployment": deployment, "node": node, "allocation": allocation}
         self._inputs = inputs
         self._outputs = outputs
         self._record = record
@@ -157,9 +156,7 @@ class DataStage:
             raise StagingFailed(f"{what}: {exc}") from None
         self._record(
             InputFetched(
-                deployment=self._deployment,
-                node=self._node,
-                allocation=self._allocation,
+                **self._about,
                 index=index,
                 source=shorten(wanted.source, 512),
                 target=wanted.target,
@@ -218,9 +215,7 @@ class DataStage:
         objects = published_objects(moved)
         self._record(
             OutputPublished(
-                deployment=self._deployment,
-                node=self._node,
-                allocation=self._allocation,
+                **self._about,
                 run=run,
                 index=index,
                 path=output.path,
@@ -254,9 +249,7 @@ class DataStage:
                 last = attempt == attempts or not exc.retryable
                 self._record(
                     TransferFailed(
-                        deployment=self._deployment,
-                        node=self._node,
-                        allocation=self._allocation,
+                        **self._about,
                         direction=direction,
                         index=index,
                         location=shorten(location, 512),

@@ -56,6 +56,15 @@ async def swarm(tmp_path: Path, busybox_image: str, moto: MotoServer) -> AsyncIt
         yield Swarm(tmp_path, exits, {"storage": storage})
 
 
+@pytest.fixture
+async def pair(swarm: Swarm) -> tuple[Node, Node]:
+    """An orchestrating node and one onboarded provider, meshed."""
+    hub = await swarm.open("hub")
+    (provider,) = await swarm.providers("p1")
+    await swarm.mesh(hub, provider)
+    return hub, provider
+
+
 def sha256(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
@@ -83,11 +92,9 @@ async def provider_events(node: Node, kind: type[Any]) -> list[Any]:
 
 
 async def test_inputs_are_mounted_read_only_and_outputs_are_published(
-    swarm: Swarm, moto: MotoServer
+    pair: tuple[Node, Node], moto: MotoServer
 ) -> None:
-    hub = await swarm.open("hub")
-    (provider,) = await swarm.providers("p1")
-    await swarm.mesh(hub, provider)
+    hub, provider = pair
     inputs = (
         f"[{{source: s3://nunet-in/data/numbers.txt, target: /in/numbers.txt, "
         f"checksum: '{sha256(NUMBERS)}'}}, {{source: s3://nunet-in/set/, target: /in/set}}, "
@@ -148,11 +155,9 @@ async def test_inputs_are_mounted_read_only_and_outputs_are_published(
     ids=["checksum-mismatch", "missing-key", "missing-bucket"],
 )
 async def test_a_bad_input_fails_the_deployment_naming_the_input(
-    swarm: Swarm, source: str, checksum: str, said: str
+    pair: tuple[Node, Node], source: str, checksum: str, said: str
 ) -> None:
-    hub = await swarm.open("hub")
-    (provider,) = await swarm.providers("p1")
-    await swarm.mesh(hub, provider)
+    hub, _ = pair
     wanted = f", checksum: '{checksum}'" if checksum else ""
     deployment = await deploy(
         hub,
@@ -175,11 +180,9 @@ async def test_a_bad_input_fails_the_deployment_naming_the_input(
 
 
 async def test_a_failed_task_publishes_only_outputs_marked_on_failure(
-    swarm: Swarm, moto: MotoServer
+    pair: tuple[Node, Node], moto: MotoServer
 ) -> None:
-    hub = await swarm.open("hub")
-    (provider,) = await swarm.providers("p1")
-    await swarm.mesh(hub, provider)
+    hub, _ = pair
     deployment = await deploy(
         hub,
         ensemble(
@@ -199,11 +202,9 @@ async def test_a_failed_task_publishes_only_outputs_marked_on_failure(
 
 
 async def test_a_destination_this_node_cannot_reach_is_refused_at_allocation(
-    swarm: Swarm,
+    pair: tuple[Node, Node],
 ) -> None:
-    hub = await swarm.open("hub")
-    (provider,) = await swarm.providers("p1")
-    await swarm.mesh(hub, provider)
+    hub, _ = pair
     deployment = await deploy(
         hub,
         ensemble("[]", "[{path: /out, destination: 'nunet://results/x/'}]", "'true'"),
