@@ -115,6 +115,17 @@ assert not s['allocations'], s['allocations']" || { echo "demo: $name still hold
 done
 step "nunet deployments history: the deployment's course, from the hub's event log"
 on hub deployments history "$deployment" | tail -n 12 | cut -c1-160
+
+step "data: an inline input mounted read-only, the result published to the swarm's object store"
+on hub deploy -f docs/examples/word-count.yaml --follow --timeout 2m | tee "$stack/words.out"
+words=$(sed -n 's/^deployment \([0-9a-f]*\) .*submitted$/\1/p' "$stack/words.out")
+[[ -n $words ]] || { echo "demo: no deployment id in the word-count output" >&2; exit 1; }
+step "nunet deployments results --download: where the outputs went, fetched and verified here"
+on hub deployments results "$words"
+on hub deployments results "$words" --download "$stack/results"
+grep -q "^ *4 the$" "$stack/results/count/out/counts.txt" \
+    || { echo "demo: the word count did not come back from the swarm's store" >&2; exit 1; }
+head -n 3 "$stack/results/count/out/counts.txt"
 on hub deployments list
 
 step "every node's log reaches the swarm through JetStream: the last records, from node1"

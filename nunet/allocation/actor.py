@@ -547,7 +547,8 @@ class AllocationActor(Actor):
             cpu_seconds=usage.cpu_seconds,
             memory_peak=usage.memory_peak,
             wall_seconds=usage.wall_seconds,
-            outputs=self._published if kind == "state" else (),
+            # Said once, with the end of the run that published them.
+            outputs=self._published if kind == "state" and self._state in ENDED else (),
         )
 
     def _queue(self, report: Report) -> None:

@@ -190,7 +190,11 @@ class OrchestratorActor(Actor):
         if seen is not None and seen[0] == message.sender.did and report.seq <= seen[1]:
             return  # late or repeated
         self._seen[report.allocation] = (message.sender.did, report.seq)
-        if report.outputs:  # recorded before the end it comes with: results exist by then
+        known = self.state.published.get(report.allocation)
+        if report.outputs and (
+            known is None or (known.run, known.outputs) != (report.run, report.outputs)
+        ):
+            # Recorded before the end it comes with: its results exist by then.
             await self._emit(
                 OutputsPublished(
                     deployment=self.deployment,
