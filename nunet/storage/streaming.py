@@ -2,23 +2,36 @@
 chunked, hashed reading of a file being uploaded.
 
 `AtomicFile` writes one arriving object to a temporary file beside its target (so the final
-rename stays on one filesystem), hashes every byte as it is written, holds the object to its size
-limit, reports progress, and on `commit()` verifies the expected checksum, fsyncs and renames the
-file into place. Leaving the `async with` block without a commit — an error, a cut connection, a
+rename stays on one filesystem), hashes every byte, holds the object to its size limit, reports
+progress, and on `commit()` verifies the expected checksums, fsyncs and renames the file into
+place. Leaving the `async with` block without a commit — an error, a cut connection, a
 cancellation — removes the temporary file: the target is either the old file or the new one,
 whole.
+
+Given a window (`window_bytes`, e.g. `WINDOW_BYTES`), a large object is hashed and written by
+threads of its own while the next bytes arrive: one thread writes each MiB batch at its offset,
+one per digest hashes the batches in order (hashlib and `pwritev` let go of the GIL, so they run
+beside the event loop and each other), and receiving runs at most the window ahead of them.
+Without one, each write waits until its bytes are hashed and written, holding nothing more.
+Either way the written bytes are flushed to disk as they go (`SYNC_BYTES` at a time), so the
+fsync before the rename finds little left to do.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
+import concurrent.futures
+import dataclasses
+import errno
 import hashlib
 import os
 import tempfile
-from collections.abc import AsyncIterator
+import threading
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Self
+from typing import Self
 
 from nunet.storage.provider import (
     Checksum,
@@ -34,7 +47,18 @@ CHUNK_BYTES = 1 << 20
 """How much a transfer reads or writes at a time: large enough to keep the thread hops rare,
 small enough that many transfers at once hold little memory."""
 
+WINDOW_BYTES = 4 * CHUNK_BYTES
+"""A window that lets receiving run ahead of hashing and writing enough to keep both busy (on a
+loopback S3 download, 4 MiB moves as fast as 8 or 16), holding a few MiB per download."""
+
+SYNC_BYTES = 16 * CHUNK_BYTES
+"""How much is written before it is flushed to disk while the download goes on."""
+
 TEMP_SUFFIX = ".partial"
+_IOV_MAX = 1024  # the fewest buffers one pwritev takes on Linux and macOS
+_datasync: Callable[[int], None] = getattr(os, "fdatasync", os.fsync)  # macOS has no fdatasync
+
+Chunk = bytes | memoryview
 
 
 class Digests:
@@ -75,6 +99,15 @@ class Digests:
             )
 
 
+@dataclasses.dataclass(frozen=True)
+class Claim:
+    """A checksum the content must have besides the one the caller expects, and who states it
+    (for the message when it does not): the ETag of an S3 object, the digest a store kept."""
+
+    checksum: Checksum
+    by: str
+
+
 class ProgressMeter:
     """Reports `Progress` that only ever moves forward and ends at the total."""
 
@@ -99,11 +132,83 @@ class ProgressMeter:
         self.report(done)
 
 
+class _Hasher:
+    """One algorithm's digest of the bytes so far."""
+
+    def __init__(self, algorithm: str) -> None:
+        self.algorithm = algorithm
+        self._hash = hashlib.new(algorithm)
+
+    def reset(self) -> None:
+        self._hash = hashlib.new(self.algorithm)
+
+    def update(self, pieces: Sequence[Chunk]) -> None:
+        for piece in pieces:
+            self._hash.update(piece)
+
+    @property
+    def checksum(self) -> Checksum:
+        return Checksum(self.algorithm, self._hash.hexdigest())
+
+
+class _Lanes:
+    """The threads a large object's batches go through: one writes each batch at its offset,
+    one per digest hashes them. Each lane is a single thread, so it takes the batches in the
+    order given — which the digests need."""
+
+    def __init__(
+        self, hashers: Iterable[_Hasher], write: Callable[[Sequence[Chunk], int], None]
+    ) -> None:
+        self._write = write
+        self._writer = concurrent.futures.ThreadPoolExecutor(1, "nunet-storage-write")
+        self._hashing = [
+            (hasher, concurrent.futures.ThreadPoolExecutor(1, f"nunet-storage-{hasher.algorithm}"))
+            for hasher in hashers
+        ]
+        self._batches: collections.deque[tuple[int, asyncio.Future[list[None]]]] = (
+            collections.deque()
+        )
+        self.in_flight = 0  # bytes given to the lanes and not yet both hashed and written
+
+    def submit(self, pieces: Sequence[Chunk], offset: int, size: int) -> None:
+        loop = asyncio.get_running_loop()
+        work = asyncio.gather(
+            loop.run_in_executor(self._writer, self._write, pieces, offset),
+            *(loop.run_in_executor(lane, hasher.update, pieces) for hasher, lane in self._hashing),
+        )
+        work.add_done_callback(_retrieve)  # an abandoned batch's failure is not worth a warning
+        self._batches.append((size, work))
+        self.in_flight += size
+
+    async def settle(self, limit: int) -> None:
+        """Wait until at most `limit` bytes are in flight; a lane's failure is raised here."""
+        while self._batches and (self.in_flight > limit or self._batches[0][1].done()):
+            size, work = self._batches[0]
+            await work
+            self._batches.popleft()
+            self.in_flight -= size
+
+    def close(self) -> None:
+        """Let the work under way finish, drop what has not started, end the threads (blocks:
+        call it in a thread)."""
+        for pool in (self._writer, *(lane for _, lane in self._hashing)):
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _retrieve(work: asyncio.Future[list[None]]) -> None:
+    if not work.cancelled():
+        work.exception()
+
+
 class AtomicFile:
-    """One download to `target`, renamed into place only once complete and verified.
+    """One download to `target`, renamed into place only once complete and verified against
+    `checksum` and every one of `claims`.
 
     Use as `async with AtomicFile(...) as out: await out.write(chunk) ...; info = await
-    out.commit()`."""
+    out.commit()`. `window_bytes` is how far receiving may run ahead of hashing and writing (0:
+    each `write` returns once its bytes are hashed and written). A chunk given to `write` is
+    held until written, so it must not change afterwards (a writable buffer is copied). `done`
+    counts the bytes given to `write`, and progress follows it."""
 
     def __init__(
         self,
@@ -114,21 +219,36 @@ class AtomicFile:
         max_bytes: int | None = None,
         progress: ProgressCallback | None = None,
         label: str | None = None,
+        claims: Sequence[Claim] = (),
+        window_bytes: int = 0,
     ) -> None:
         self.target = target
         self.location = location
         self.label = label or location  # the location as messages name it
         self.checksum = checksum
+        self.claims = tuple(claims)
         self.max_bytes = max_bytes
+        self.window_bytes = window_bytes
         self.done = 0
-        self._digests = Digests(checksum)
+        wanted = [c.checksum for c in self.claims] + ([checksum] if checksum else [])
+        self._hashers = {a: _Hasher(a) for a in ("sha256", *(c.algorithm for c in wanted))}
         self._meter = ProgressMeter(location, progress)
-        self._file: IO[bytes] | None = None
+        self._pending: list[Chunk] = []  # received, not yet handed to the lanes
+        self._pending_bytes = 0
+        self._lanes: _Lanes | None = None  # started by the first MiB handed on at once
+        self._fd_lock = threading.Lock()
+        self._fd: int | None = None
         self._temp: Path | None = None
+        self._closed = False
+        self._unsynced = 0
         self._committed = False
 
     async def __aenter__(self) -> Self:
-        await asyncio.to_thread(self._open)
+        try:
+            await asyncio.to_thread(self._open)
+        except BaseException:  # cancelled or failed: the temporary file, if made, goes
+            await asyncio.shield(asyncio.to_thread(self._close, None))
+            raise
         return self
 
     async def __aexit__(
@@ -137,8 +257,9 @@ class AtomicFile:
         error: BaseException | None,
         trace: TracebackType | None,
     ) -> None:
-        if not self._committed:
-            await asyncio.shield(asyncio.to_thread(self._discard))
+        lanes, self._lanes = self._lanes, None
+        if lanes is not None or not self._committed:
+            await asyncio.shield(asyncio.to_thread(self._close, lanes))
 
     @property
     def total(self) -> int:
@@ -149,27 +270,60 @@ class AtomicFile:
         self._check_limit(total)
         self._meter.total = total
 
-    async def write(self, chunk: bytes | memoryview) -> None:
+    async def write(self, chunk: bytes | bytearray | memoryview) -> None:
         if not chunk:
             return
         self._check_limit(self.done + len(chunk))
-        await asyncio.to_thread(self._write, chunk)
+        held: Chunk
+        if isinstance(chunk, bytes) or (isinstance(chunk, memoryview) and chunk.readonly):
+            held = chunk
+        else:
+            held = bytes(chunk)  # a writable buffer the caller may refill once this returns
+        self._pending.append(held)
+        self._pending_bytes += len(chunk)
         self.done += len(chunk)
         self._meter.report(self.done)
+        if self._pending_bytes >= min(CHUNK_BYTES, self.window_bytes):
+            await self._hand_on()
 
     async def restart(self) -> None:
         """Start again from the first byte (the source could not resume where it was cut)."""
+        self._take_pending()
+        if self._lanes is not None:
+            await self._lanes.settle(0)
         await asyncio.to_thread(self._truncate)
         self.done = 0
-        self._digests = Digests(self.checksum)
+        for hasher in self._hashers.values():
+            hasher.reset()
 
     async def commit(self) -> ObjectInfo:
         """Verify, flush to disk and rename into place; the object as it was written."""
-        self._digests.verify(self.label)
+        if self._pending:
+            await self._hand_on()
+        if self._lanes is not None:
+            await self._lanes.settle(0)
+        self._verify()
         await asyncio.to_thread(self._publish)
         self._committed = True
         self._meter.finish(self.done)
-        return ObjectInfo(self.location, self.done, self._digests.sha256)
+        return ObjectInfo(self.location, self.done, self._hashers["sha256"].checksum)
+
+    async def _hand_on(self) -> None:
+        """Hash and write what was received: in the lanes from the first MiB at once on (then
+        waiting only for room in the window), before that in one hop to a worker thread."""
+        pieces, offset, size = self._take_pending()
+        if self._lanes is None and size < CHUNK_BYTES:
+            await asyncio.to_thread(self._hash_and_write, pieces, offset)
+            return
+        self._lanes = self._lanes or _Lanes(self._hashers.values(), self._write_at)
+        self._lanes.submit(pieces, offset, size)
+        await self._lanes.settle(self.window_bytes)
+
+    def _take_pending(self) -> tuple[list[Chunk], int, int]:
+        """The received bytes not yet handed on: (pieces, file offset, size)."""
+        pieces, size = self._pending, self._pending_bytes
+        self._pending, self._pending_bytes = [], 0
+        return pieces, self.done - size, size
 
     def _check_limit(self, size: int) -> None:
         if self.max_bytes is not None and size > self.max_bytes:
@@ -178,50 +332,112 @@ class AtomicFile:
                 f"({size} bytes or more); raise the limit or choose a smaller object"
             )
 
-    def _open(self) -> None:
-        try:
-            self.target.parent.mkdir(parents=True, exist_ok=True)
-            if self.target.is_dir():
-                raise StorageError(f"{self.label}: the target {self.target} is a directory")
-            fd, name = tempfile.mkstemp(
-                prefix=f".{self.target.name}.", suffix=TEMP_SUFFIX, dir=self.target.parent
-            )
-        except OSError as error:
-            raise StorageError(f"{self.label}: cannot write {self.target}: {error}") from error
-        self._temp = Path(name)
-        self._file = os.fdopen(fd, "wb")
+    def _verify(self) -> None:
+        if self.checksum is not None:
+            actual = self._hashers[self.checksum.algorithm].checksum
+            if actual != self.checksum:
+                raise ChecksumMismatch(
+                    f"{self.label}: expected {self.checksum}, got {actual}; "
+                    "the data changed at the source or on the way"
+                )
+        for claim in self.claims:
+            actual = self._hashers[claim.checksum.algorithm].checksum
+            if actual != claim.checksum:
+                raise ChecksumMismatch(
+                    f"{self.label}: {claim.by} says {claim.checksum}, what arrived is {actual}; "
+                    "it changed at the source or on the way"
+                )
 
-    def _write(self, chunk: bytes | memoryview) -> None:
-        assert self._file is not None
-        self._digests.update(chunk)
-        try:
-            self._file.write(chunk)
-        except OSError as error:
-            raise StorageError(f"{self.label}: writing {self.target} failed: {error}") from error
+    # --- in worker threads; the descriptor is used by one at a time, and none once closed ---
+
+    def _open(self) -> None:
+        with self._fd_lock:
+            if self._closed:
+                return  # given up while waiting for a thread: nothing to create
+            try:
+                self.target.parent.mkdir(parents=True, exist_ok=True)
+                if self.target.is_dir():
+                    raise StorageError(f"{self.label}: the target {self.target} is a directory")
+                self._fd, name = tempfile.mkstemp(
+                    prefix=f".{self.target.name}.", suffix=TEMP_SUFFIX, dir=self.target.parent
+                )
+            except OSError as error:
+                raise StorageError(f"{self.label}: cannot write {self.target}: {error}") from error
+            self._temp = Path(name)
+
+    def _hash_and_write(self, pieces: Sequence[Chunk], offset: int) -> None:
+        for hasher in self._hashers.values():
+            hasher.update(pieces)
+        self._write_at(pieces, offset)
+
+    def _write_at(self, pieces: Sequence[Chunk], offset: int) -> None:
+        with self._fd_lock:
+            fd = self._open_fd()
+            try:
+                self._unsynced += _pwrite_all(fd, pieces, offset)
+                if self._unsynced >= SYNC_BYTES:  # flushed as it goes: the last fsync is short
+                    _datasync(fd)
+                    self._unsynced = 0
+            except OSError as error:
+                raise StorageError(
+                    f"{self.label}: writing {self.target} failed: {error}"
+                ) from error
 
     def _truncate(self) -> None:
-        assert self._file is not None
-        self._file.seek(0)
-        self._file.truncate()
+        with self._fd_lock:
+            os.ftruncate(self._open_fd(), 0)
 
     def _publish(self) -> None:
-        assert self._file is not None
-        assert self._temp is not None
-        try:
-            self._file.flush()
-            os.fsync(self._file.fileno())
-            self._file.close()
-            os.chmod(self._temp, 0o644)
-            os.replace(self._temp, self.target)
-            _fsync_directory(self.target.parent)
-        except OSError as error:
-            raise StorageError(f"{self.label}: writing {self.target} failed: {error}") from error
+        with self._fd_lock:
+            fd, temp = self._open_fd(), self._temp
+            assert temp is not None
+            try:
+                os.fsync(fd)
+                self._fd = None
+                os.close(fd)
+                os.chmod(temp, 0o644)
+                os.replace(temp, self.target)
+                self._temp = None
+                _fsync_directory(self.target.parent)
+            except OSError as error:
+                raise StorageError(
+                    f"{self.label}: writing {self.target} failed: {error}"
+                ) from error
 
-    def _discard(self) -> None:
-        if self._file is not None and not self._file.closed:
-            self._file.close()
-        if self._temp is not None:
-            self._temp.unlink(missing_ok=True)
+    def _close(self, lanes: _Lanes | None) -> None:
+        """End the lanes, then close and remove the temporary file unless it was published."""
+        if lanes is not None:
+            lanes.close()
+        with self._fd_lock:
+            self._closed = True
+            fd, temp, self._fd, self._temp = self._fd, self._temp, None, None
+            if fd is not None:
+                os.close(fd)
+            if temp is not None:
+                temp.unlink(missing_ok=True)
+
+    def _open_fd(self) -> int:
+        if self._fd is None:
+            raise StorageError(f"{self.label}: the temporary file for {self.target} is closed")
+        return self._fd
+
+
+def _pwrite_all(fd: int, pieces: Sequence[Chunk], offset: int) -> int:
+    """Write `pieces` one after another from `offset`, however many calls that takes; the
+    number of bytes written."""
+    views = [memoryview(piece) for piece in pieces]
+    first, written = 0, 0
+    while first < len(views):
+        count = os.pwritev(fd, views[first : first + _IOV_MAX], offset + written)
+        if count == 0:
+            raise OSError(errno.EIO, "the file took no bytes")
+        written += count
+        while first < len(views) and count >= len(views[first]):
+            count -= len(views[first])
+            first += 1
+        if count:  # a short write ended inside this piece
+            views[first] = views[first][count:]
+    return written
 
 
 def _fsync_directory(directory: Path) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import itertools
+import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -37,7 +38,7 @@ from nunet.storage.provider import (
 )
 from nunet.storage.s3 import S3Provider
 from nunet.storage.s3_config import BadS3Config, S3Config
-from nunet.storage.s3_download import CrossChecks, Resumption
+from nunet.storage.s3_download import Resumption, claims_of
 from nunet.storage.s3_errors import storage_error
 from nunet.storage.s3_parts import (
     MAX_OBJECT_BYTES,
@@ -51,6 +52,7 @@ from nunet.storage.s3_parts import (
     part_size_for,
     plan_parts,
 )
+from nunet.storage.streaming import Claim
 from tests.storage.contract import (
     MIB,
     Recorder,
@@ -407,15 +409,36 @@ async def test_an_object_uploaded_elsewhere_without_a_sha256_still_downloads_ver
     assert (tmp_path / "foreign").read_bytes() == data
 
 
-def test_the_etag_cross_check_catches_content_that_is_not_what_the_etag_says() -> None:
-    checks = CrossChecks(hashlib.md5(b"announced").hexdigest(), None, None)
-    checks.update(b"delivered")
-    with pytest.raises(ChecksumMismatch) as raised:
-        checks.verify("s3://b/k")
-    assert "ETag" in str(raised.value)
-    checks.restart()
-    checks.update(b"announced")
-    checks.verify("s3://b/k")
+def test_the_headers_claim_the_etag_md5_and_the_stored_sha256_beside_an_md5() -> None:
+    md5 = hashlib.md5(b"content").hexdigest()
+    stored = sha256(b"content")
+    plain = {"ETag": f'"{md5}"', "Metadata": {"sha256": stored.hex}}
+    etag = Claim(Checksum("md5", md5), "the ETag")
+    assert claims_of(plain, None) == [etag]  # the stored sha256 is then the expected one
+    assert claims_of(plain, stored) == [etag]
+    by_md5 = claims_of(plain, Checksum("md5", md5))
+    assert by_md5 == [etag, Claim(stored, "the object's stored x-amz-meta-sha256")]
+    # no MD5 in the ETag of a multipart object, nor under KMS or customer-key encryption
+    assert claims_of({"ETag": f'"{md5}-3"'}, None) == []
+    assert claims_of({"ETag": f'"{md5}"', "ServerSideEncryption": "aws:kms"}, None) == []
+    assert claims_of({"ETag": f'"{md5}"', "SSECustomerAlgorithm": "AES256"}, None) == []
+
+
+async def test_a_large_single_put_object_streams_verified_by_its_etag_and_stored_sha256(
+    s3: S3Store, tmp_path: Path
+) -> None:
+    data = os.urandom(12 * MIB)  # one PUT: its ETag is its MD5, hashed beside the sha256
+    await s3.raw.put_object(Bucket=s3.bucket, Key="whole", Body=data)
+    moved = await s3.provider.download(s3.location("whole"), tmp_path / "whole")
+    assert moved.objects[0].checksum == sha256(data)
+    assert (tmp_path / "whole").read_bytes() == data
+    stale = sha256(data[1:])
+    await s3.raw.put_object(
+        Bucket=s3.bucket, Key="stale", Body=data, Metadata={"sha256": stale.hex}
+    )
+    with pytest.raises(ChecksumMismatch, match=stale.hex):
+        await s3.provider.download(s3.location("stale"), tmp_path / "stale")
+    assert names_in(tmp_path) == ["whole"]
 
 
 # --- prefixes ---
