@@ -13,7 +13,9 @@ it copies the whole object for every range). Printed beside them for information
 
 Fairness: every transfer runs once to warm up (connections, the server's buffers, the page
 cache), then `ROUNDS` rounds time ours and raw back to back, who goes first alternating, and
-each figure is the median of its rounds (slowest to fastest printed beside it).
+each figure is the median of its rounds (slowest to fastest printed beside it). Each download
+writes a new file: the last round's output is deleted before the clock starts, so neither side
+is timed freeing 128 MiB of the round before (raw truncating it on open, ours replacing it).
 
 What ours adds is the price of trust: sha256 over every byte both ways, and an fsync before the
 downloaded file is renamed into place. The download hashes and writes in threads of their own
@@ -62,7 +64,10 @@ def make_object(path: Path, size: int) -> None:
             f.write(os.urandom(MIB))
 
 
-async def timed(run: Transfer) -> float:
+async def timed(run: Transfer, output: Path | None = None) -> float:
+    """Seconds `run` takes, once its `output` file is deleted."""
+    if output is not None:
+        await asyncio.to_thread(output.unlink, missing_ok=True)
     start = time.perf_counter()
     await run()
     return time.perf_counter() - start
@@ -80,20 +85,25 @@ async def raw_get(client: Any, key: str, target: Path) -> None:
             f.write(chunk)
 
 
-async def pairs(ours: Transfer, raw: Transfer, rounds: int) -> tuple[list[float], list[float]]:
+async def pairs(
+    ours: Transfer,
+    raw: Transfer,
+    rounds: int,
+    outputs: tuple[Path, Path] | tuple[None, None] = (None, None),
+) -> tuple[list[float], list[float]]:
     """Seconds of each, warmed once, then `rounds` times back to back, alternating who goes
-    first."""
+    first; each one's output file (ours, raw) is deleted before it runs."""
     await ours()
     await raw()
     ours_s: list[float] = []
     raw_s: list[float] = []
     for n in range(rounds):
         if n % 2:
-            raw_s.append(await timed(raw))
-            ours_s.append(await timed(ours))
+            raw_s.append(await timed(raw, outputs[1]))
+            ours_s.append(await timed(ours, outputs[0]))
         else:
-            ours_s.append(await timed(ours))
-            raw_s.append(await timed(raw))
+            ours_s.append(await timed(ours, outputs[0]))
+            raw_s.append(await timed(raw, outputs[1]))
     return ours_s, raw_s
 
 
@@ -120,10 +130,11 @@ async def measure(url: str, work: Path, size: int, rounds: int) -> dict[str, lis
             lambda: provider.download(ours_at, ours_out),
             lambda: raw_get(client, raw_at, raw_out),
             rounds,
+            (ours_out, raw_out),
         )
         seconds["raw put_object"] = [await timed(lambda: raw_put(client, source, raw_at))]
         seconds["raw download_file"] = [
-            await timed(lambda: client.download_file(BUCKET, raw_at, str(raw_out)))
+            await timed(lambda: client.download_file(BUCKET, raw_at, str(raw_out)), raw_out)
         ]
     await provider.close()
     if ours_out.stat().st_size != size or raw_out.stat().st_size != size:

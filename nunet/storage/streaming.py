@@ -11,10 +11,10 @@ whole.
 Given a window (`window_bytes`, e.g. `WINDOW_BYTES`), a large object is hashed and written by
 threads of its own while the next bytes arrive: one thread writes each MiB batch at its offset,
 one per digest hashes the batches in order (hashlib and `pwritev` let go of the GIL, so they run
-beside the event loop and each other), and receiving runs at most the window ahead of them.
-Without one, each write waits until its bytes are hashed and written, holding nothing more.
-Either way the written bytes are flushed to disk as they go (`SYNC_BYTES` at a time), so the
-fsync before the rename finds little left to do.
+beside the event loop and each other), one flushes the written bytes to disk as they pile up
+(so the fsync before the rename finds little left to do), and receiving runs at most the window
+ahead of them. Without a window, each write waits until its bytes are hashed and written,
+holding nothing more.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ import threading
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 from nunet.storage.provider import (
     Checksum,
@@ -52,7 +52,9 @@ WINDOW_BYTES = 4 * CHUNK_BYTES
 loopback S3 download, 4 MiB moves as fast as 8 or 16), holding a few MiB per download."""
 
 SYNC_BYTES = 16 * CHUNK_BYTES
-"""How much is written before it is flushed to disk while the download goes on."""
+"""How much is written, given a window, before it is flushed to disk while the download goes
+on (in a thread of its own: a flush of 16 MiB that held up the writing cost a tenth of a
+loopback download's speed)."""
 
 TEMP_SUFFIX = ".partial"
 _IOV_MAX = 1024  # the fewest buffers one pwritev takes on Linux and macOS
@@ -153,21 +155,26 @@ class _Hasher:
 
 class _Lanes:
     """The threads a large object's batches go through: one writes each batch at its offset,
-    one per digest hashes them. Each lane is a single thread, so it takes the batches in the
+    one per digest hashes them, and one flushes what was written to disk every `SYNC_BYTES`
+    without holding up the writing. Each lane is a single thread, so it takes its jobs in the
     order given — which the digests need."""
 
     def __init__(
-        self, hashers: Iterable[_Hasher], write: Callable[[Sequence[Chunk], int], None]
+        self,
+        hashers: Iterable[_Hasher],
+        write: Callable[[Sequence[Chunk], int], None],
+        flush: Callable[[], None],
     ) -> None:
         self._write = write
-        self._writer = concurrent.futures.ThreadPoolExecutor(1, "nunet-storage-write")
-        self._hashing = [
-            (hasher, concurrent.futures.ThreadPoolExecutor(1, f"nunet-storage-{hasher.algorithm}"))
-            for hasher in hashers
-        ]
+        self._flush = flush
+        self._writer = _lane("write")
+        self._flusher = _lane("flush")
+        self._hashing = [(hasher, _lane(hasher.algorithm)) for hasher in hashers]
         self._batches: collections.deque[tuple[int, asyncio.Future[list[None]]]] = (
             collections.deque()
         )
+        self._flushing: asyncio.Future[None] | None = None
+        self._unflushed = 0
         self.in_flight = 0  # bytes given to the lanes and not yet both hashed and written
 
     def submit(self, pieces: Sequence[Chunk], offset: int, size: int) -> None:
@@ -179,6 +186,15 @@ class _Lanes:
         work.add_done_callback(_retrieve)  # an abandoned batch's failure is not worth a warning
         self._batches.append((size, work))
         self.in_flight += size
+        self._unflushed += size
+        if self._unflushed >= SYNC_BYTES and (self._flushing is None or self._flushing.done()):
+            if self._flushing is not None:
+                self._flushing.result()  # a flush that failed fails the download
+            # Flushes what is written by the time it runs; the fsync before the rename does
+            # the rest.
+            self._flushing = loop.run_in_executor(self._flusher, self._flush)
+            self._flushing.add_done_callback(_retrieve)
+            self._unflushed = 0
 
     async def settle(self, limit: int) -> None:
         """Wait until at most `limit` bytes are in flight; a lane's failure is raised here."""
@@ -188,14 +204,24 @@ class _Lanes:
             self._batches.popleft()
             self.in_flight -= size
 
+    async def drain(self) -> None:
+        """Wait until every lane is idle: all written, hashed and flushed."""
+        await self.settle(0)
+        if self._flushing is not None:
+            await self._flushing
+
     def close(self) -> None:
         """Let the work under way finish, drop what has not started, end the threads (blocks:
         call it in a thread)."""
-        for pool in (self._writer, *(lane for _, lane in self._hashing)):
+        for pool in (self._writer, self._flusher, *(lane for _, lane in self._hashing)):
             pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _retrieve(work: asyncio.Future[list[None]]) -> None:
+def _lane(name: str) -> concurrent.futures.ThreadPoolExecutor:
+    return concurrent.futures.ThreadPoolExecutor(1, f"nunet-storage-{name}")
+
+
+def _retrieve(work: asyncio.Future[Any]) -> None:
     if not work.cancelled():
         work.exception()
 
@@ -240,7 +266,6 @@ class AtomicFile:
         self._fd: int | None = None
         self._temp: Path | None = None
         self._closed = False
-        self._unsynced = 0
         self._committed = False
 
     async def __aenter__(self) -> Self:
@@ -290,7 +315,7 @@ class AtomicFile:
         """Start again from the first byte (the source could not resume where it was cut)."""
         self._take_pending()
         if self._lanes is not None:
-            await self._lanes.settle(0)
+            await self._lanes.drain()
         await asyncio.to_thread(self._truncate)
         self.done = 0
         for hasher in self._hashers.values():
@@ -301,7 +326,7 @@ class AtomicFile:
         if self._pending:
             await self._hand_on()
         if self._lanes is not None:
-            await self._lanes.settle(0)
+            await self._lanes.drain()
         self._verify()
         await asyncio.to_thread(self._publish)
         self._committed = True
@@ -315,7 +340,9 @@ class AtomicFile:
         if self._lanes is None and size < CHUNK_BYTES:
             await asyncio.to_thread(self._hash_and_write, pieces, offset)
             return
-        self._lanes = self._lanes or _Lanes(self._hashers.values(), self._write_at)
+        self._lanes = self._lanes or _Lanes(
+            self._hashers.values(), self._write_at, self._flush_written
+        )
         self._lanes.submit(pieces, offset, size)
         await self._lanes.settle(self.window_bytes)
 
@@ -348,7 +375,8 @@ class AtomicFile:
                     "it changed at the source or on the way"
                 )
 
-    # --- in worker threads; the descriptor is used by one at a time, and none once closed ---
+    # --- in worker threads: outside the lanes the descriptor is used by one at a time (the
+    # lock), and by none once closed ---
 
     def _open(self) -> None:
         with self._fd_lock:
@@ -366,22 +394,25 @@ class AtomicFile:
             self._temp = Path(name)
 
     def _hash_and_write(self, pieces: Sequence[Chunk], offset: int) -> None:
-        for hasher in self._hashers.values():
-            hasher.update(pieces)
-        self._write_at(pieces, offset)
+        with self._fd_lock:
+            for hasher in self._hashers.values():
+                hasher.update(pieces)
+            self._write_at(pieces, offset)
+
+    # The lanes' jobs take no lock: they are over before the descriptor closes (`_close` ends
+    # the lanes first; `restart` and `commit` drain them before they touch it).
 
     def _write_at(self, pieces: Sequence[Chunk], offset: int) -> None:
-        with self._fd_lock:
-            fd = self._open_fd()
-            try:
-                self._unsynced += _pwrite_all(fd, pieces, offset)
-                if self._unsynced >= SYNC_BYTES:  # flushed as it goes: the last fsync is short
-                    _datasync(fd)
-                    self._unsynced = 0
-            except OSError as error:
-                raise StorageError(
-                    f"{self.label}: writing {self.target} failed: {error}"
-                ) from error
+        try:
+            _pwrite_all(self._open_fd(), pieces, offset)
+        except OSError as error:
+            raise StorageError(f"{self.label}: writing {self.target} failed: {error}") from error
+
+    def _flush_written(self) -> None:
+        try:
+            _datasync(self._open_fd())
+        except OSError as error:
+            raise StorageError(f"{self.label}: writing {self.target} failed: {error}") from error
 
     def _truncate(self) -> None:
         with self._fd_lock:
@@ -422,9 +453,8 @@ class AtomicFile:
         return self._fd
 
 
-def _pwrite_all(fd: int, pieces: Sequence[Chunk], offset: int) -> int:
-    """Write `pieces` one after another from `offset`, however many calls that takes; the
-    number of bytes written."""
+def _pwrite_all(fd: int, pieces: Sequence[Chunk], offset: int) -> None:
+    """Write `pieces` one after another from `offset`, however many calls that takes."""
     views = [memoryview(piece) for piece in pieces]
     first, written = 0, 0
     while first < len(views):
@@ -437,7 +467,6 @@ def _pwrite_all(fd: int, pieces: Sequence[Chunk], offset: int) -> int:
             first += 1
         if count:  # a short write ended inside this piece
             views[first] = views[first][count:]
-    return written
 
 
 def _fsync_directory(directory: Path) -> None:

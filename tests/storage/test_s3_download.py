@@ -259,7 +259,7 @@ async def test_cancelling_while_the_temporary_is_created_leaves_nothing_behind(
     assert names_in(tmp_path) == []
 
 
-async def test_cancelling_while_a_small_object_is_hashed_leaves_the_old_file(
+async def test_cancelling_while_a_small_object_is_hashed_waits_for_it_and_keeps_the_old_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     entered, release = threading.Event(), threading.Event()
@@ -283,8 +283,8 @@ async def test_cancelling_while_a_small_object_is_hashed_leaves_the_old_file(
     download = asyncio.create_task(write_through(target, [b"small and new"]))
     assert await asyncio.to_thread(entered.wait, WAIT)
     download.cancel()
+    release.set()
     with pytest.raises(asyncio.CancelledError):
         await download
-    release.set()  # the hashing thread goes on to find the file closed, and writes nothing
     assert target.read_bytes() == b"old"
     assert names_in(tmp_path) == ["k"]
