@@ -27,16 +27,26 @@ from nunet.storage.provider import (
 from nunet.storage.s3 import S3Provider
 from nunet.storage.s3_config import S3Config
 from nunet.storage.storage import Storage
-from nunet.storage.streaming import AtomicFile, Digests, ProgressMeter, file_checksum, read_chunks
+from nunet.storage.streaming import (
+    WINDOW_BYTES,
+    AtomicFile,
+    Claim,
+    Digests,
+    ProgressMeter,
+    file_checksum,
+    read_chunks,
+)
 from nunet.storage.url import UrlProvider
 from nunet.storage.volumes import Volume, VolumeController, VolumeError
 
 __all__ = [
+    "WINDOW_BYTES",
     "AccessDenied",
     "AtomicFile",
     "BadLocation",
     "Checksum",
     "ChecksumMismatch",
+    "Claim",
     "Digests",
     "InlineProvider",
     "JetStreamProvider",
