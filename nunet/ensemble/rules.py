@@ -19,6 +19,7 @@ from nunet.capability.parse import validate_requirement
 from nunet.ensemble.fields import Collector, join, suggest
 from nunet.ensemble.flat import describe_cycle, find_cycles
 from nunet.ensemble.model import AllocationType, Child, Ensemble, Restart
+from nunet.executor.spec import nesting
 
 
 def check(ensemble: Ensemble, c: Collector) -> None:
@@ -82,7 +83,7 @@ def _mounts(e: Ensemble, c: Collector, at: str) -> None:
         places += [(f"outputs[{i}].path", d.path) for i, d in enumerate(allocation.outputs)]
         for i, (field, where) in enumerate(places):
             for other_field, other in places[:i]:
-                if where == other or where.startswith(other + "/") or other.startswith(where + "/"):
+                if nesting(where, other):
                     c.add(
                         join(at, f"allocations.{name}.{field}"),
                         f"{where} overlaps {other} ({other_field}); every input and output is "

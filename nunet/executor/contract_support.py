@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import posixpath
 import re
 from collections.abc import AsyncIterator, Iterable, Iterator
 from pathlib import Path
@@ -15,7 +14,7 @@ import msgspec
 
 from nunet.executor.errors import InvalidSpec
 from nunet.executor.executor import LogLine
-from nunet.executor.spec import ExecutionSpec
+from nunet.executor.spec import ExecutionSpec, nesting
 
 ENV_NAME = re.compile(r"^[^=\x00]+$")
 
@@ -93,21 +92,8 @@ def _clash(path: tuple[str, str], other: tuple[str, str]) -> str:
     (field, given), (other_field, other_given) = path, other
     if not (given.startswith("/") and other_given.startswith("/")):
         return ""
-    mine, theirs = _normal(given), _normal(other_given)
-    if mine == theirs:
-        relation = "is the same directory as"
-    elif mine.startswith(theirs.rstrip("/") + "/"):
-        relation = "is inside"
-    elif theirs.startswith(mine.rstrip("/") + "/"):
-        relation = "holds"
-    else:
-        return ""
-    return f"{field} {given!r} {relation} {other_field} {other_given!r}"
-
-
-def _normal(path: str) -> str:
-    """`path` without `.`, `..`, doubled or trailing slashes (lexically: nothing is resolved)."""
-    return "/" + posixpath.normpath(path).lstrip("/")
+    relation = nesting(given, other_given)
+    return f"{field} {given!r} {relation} {other_field} {other_given!r}" if relation else ""
 
 
 def _field_first(message: str) -> str:

@@ -6,6 +6,7 @@ these (nunet.capability.units) before a spec is built.
 
 from __future__ import annotations
 
+import posixpath
 from typing import Annotated, Literal
 
 import msgspec
@@ -14,6 +15,24 @@ ExecutionId = Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9][a-z0-9_.-]{0,62}$"
 Path = Annotated[str, msgspec.Meta(min_length=1, max_length=4096)]
 Bytes = Annotated[int, msgspec.Meta(ge=0)]
 GIB = 1 << 30
+
+
+def nesting(path: str, other: str) -> str:
+    """How the absolute path `path` stands to `other`, lexically (`.`, `..`, doubled and trailing
+    slashes tidied, nothing resolved): "is the same directory as", "is inside", "holds", or ""
+    when they are apart. Two mounts that are not apart hide or land in one another."""
+    mine, theirs = _normal(path), _normal(other)
+    if mine == theirs:
+        return "is the same directory as"
+    if mine.startswith(theirs.rstrip("/") + "/"):
+        return "is inside"
+    if theirs.startswith(mine.rstrip("/") + "/"):
+        return "holds"
+    return ""
+
+
+def _normal(path: str) -> str:
+    return "/" + posixpath.normpath(path).lstrip("/")
 
 
 class Mount(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
