@@ -36,13 +36,11 @@ async def open_storage(
         providers.append(UrlProvider(retries=config.attempts))
     if config.s3 is not None:
         providers.append(S3Provider(config.s3))
-    if config.swarm and (nats is not None or mesh_access is not None):
-        store = config.jetstream
-        if store.domain is None and swarm_domain is not None:
-            store = msgspec.structs.replace(store, domain=swarm_domain)
-        if nats is not None:
-            providers.append(JetStreamProvider(nats, store))
-        else:
-            assert mesh_access is not None
-            providers.append(await JetStreamProvider.from_mesh_access(mesh_access, store))
+    store = config.jetstream
+    if store.domain is None and swarm_domain is not None:
+        store = msgspec.structs.replace(store, domain=swarm_domain)
+    if config.swarm and nats is not None:
+        providers.append(JetStreamProvider(nats, store))
+    elif config.swarm and mesh_access is not None:
+        providers.append(await JetStreamProvider.from_mesh_access(mesh_access, store))
     return Storage(providers)
