@@ -204,35 +204,53 @@ async def test_a_disk_that_fills_mid_download_fails_it_naming_the_target_and_kee
     assert lane_threads() == []
 
 
-async def test_cancelling_while_the_threads_are_busy_waits_for_them_and_leaves_the_old_file(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    entered, release = threading.Event(), threading.Event()
+class Hold:
+    """Holds a worker thread at one call until released: `entered` once it waits there."""
+
+    def __init__(self) -> None:
+        self.entered, self.release = threading.Event(), threading.Event()
+
+    def here(self) -> None:
+        self.entered.set()
+        self.release.wait(WAIT)
+
+    async def cancel_once_held(self, download: asyncio.Task[Any]) -> None:
+        """Cancel `download` while the thread is held, let it go, and see it end cancelled."""
+        assert await asyncio.to_thread(self.entered.wait, WAIT)
+        download.cancel()
+        self.release.set()
+        with pytest.raises(asyncio.CancelledError):
+            await download
+
+
+@pytest.fixture
+def held_hash(monkeypatch: pytest.MonkeyPatch) -> Hold:
+    """sha256 (every digest) holding its thread at its first update until released."""
+    hold = Hold()
     real = hashlib.new
 
     class SlowHash:
-        """sha256 that holds its thread until released (a slow moment of the hashing lane)."""
-
         def __init__(self, name: str) -> None:
             self._hash = real(name)
 
         def update(self, data: bytes) -> None:
-            entered.set()
-            release.wait(WAIT)
+            hold.here()
             self._hash.update(data)
 
         def hexdigest(self) -> str:
             return self._hash.hexdigest()
 
     monkeypatch.setattr(hashlib, "new", SlowHash)
+    return hold
+
+
+async def test_cancelling_while_the_threads_are_busy_waits_for_them_and_leaves_the_old_file(
+    tmp_path: Path, held_hash: Hold
+) -> None:
     target = tmp_path / "k"
     target.write_bytes(b"old")
     download = asyncio.create_task(write_through(target, cut(content(16 * MIB, 7), [MIB])))
-    assert await asyncio.to_thread(entered.wait, WAIT)
-    download.cancel()
-    release.set()
-    with pytest.raises(asyncio.CancelledError):
-        await download
+    await held_hash.cancel_once_held(download)
     assert target.read_bytes() == b"old"
     assert names_in(tmp_path) == ["k"]
     assert lane_threads() == []
@@ -241,50 +259,25 @@ async def test_cancelling_while_the_threads_are_busy_waits_for_them_and_leaves_t
 async def test_cancelling_while_the_temporary_is_created_leaves_nothing_behind(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    entered, release = threading.Event(), threading.Event()
+    hold = Hold()
     real = tempfile.mkstemp
 
     def slow_mkstemp(*args: Any, **kwargs: Any) -> tuple[int, str]:
-        entered.set()
-        release.wait(WAIT)
+        hold.here()
         return real(*args, **kwargs)
 
     monkeypatch.setattr(tempfile, "mkstemp", slow_mkstemp)
     download = asyncio.create_task(write_through(tmp_path / "k", [b"data"]))
-    assert await asyncio.to_thread(entered.wait, WAIT)
-    download.cancel()
-    release.set()
-    with pytest.raises(asyncio.CancelledError):
-        await download
+    await hold.cancel_once_held(download)
     assert names_in(tmp_path) == []
 
 
 async def test_cancelling_while_a_small_object_is_hashed_waits_for_it_and_keeps_the_old_file(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, held_hash: Hold
 ) -> None:
-    entered, release = threading.Event(), threading.Event()
-    real = hashlib.new
-
-    class SlowHash:
-        def __init__(self, name: str) -> None:
-            self._hash = real(name)
-
-        def update(self, data: bytes) -> None:
-            entered.set()
-            release.wait(WAIT)
-            self._hash.update(data)
-
-        def hexdigest(self) -> str:
-            return self._hash.hexdigest()
-
-    monkeypatch.setattr(hashlib, "new", SlowHash)
     target = tmp_path / "k"
     target.write_bytes(b"old")
     download = asyncio.create_task(write_through(target, [b"small and new"]))
-    assert await asyncio.to_thread(entered.wait, WAIT)
-    download.cancel()
-    release.set()
-    with pytest.raises(asyncio.CancelledError):
-        await download
+    await held_hash.cancel_once_held(download)
     assert target.read_bytes() == b"old"
     assert names_in(tmp_path) == ["k"]
