@@ -229,9 +229,13 @@ class DataStage:
 
     # -- both ----------------------------------------------------------------------------------
     async def discard(self) -> None:
-        """Remove every volume of the allocation, and its directory."""
-        for name in await self.volumes.names():
-            await self.volumes.delete(name)
+        """Remove every volume of the allocation, and its directory; StagingFailed naming the
+        directory when one cannot be removed."""
+        try:
+            for name in await self.volumes.names():
+                await self.volumes.delete(name)
+        except StorageError as exc:
+            raise StagingFailed(f"the volumes under {self.volumes.root}: {exc}") from None
         await asyncio.to_thread(_remove_empty, self.volumes.root)
 
     async def _retrying(

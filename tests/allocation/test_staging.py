@@ -7,6 +7,7 @@ import asyncio
 import hashlib
 import os
 import stat
+import subprocess
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -249,3 +250,21 @@ async def test_a_new_run_gets_empty_output_volumes_and_discard_removes_everythin
     await staged.discard()
     assert await entries(str(staged.volumes.root)) is None
     assert await entries(str(staged.volumes.root.parent)) is None  # the deployment's too
+
+
+async def test_volumes_that_cannot_be_removed_are_said_as_a_staging_failure(
+    stage: Stage,
+) -> None:
+    staged = stage.make(outputs=(OutputOrder(path="/out", destination="nunet://results/r/"),))
+    (out,) = await staged.output_mounts(1)
+    held = Path(out.source, "held")
+    await write(held, b"x")
+    # Immutable: not even root removes it (e2fsprogs' chattr; the volumes live on ext4 here).
+    await asyncio.to_thread(subprocess.run, ["chattr", "+i", str(held)], check=True)
+    try:
+        with pytest.raises(StagingFailed, match=f"the volumes under {staged.volumes.root}"):
+            await staged.discard()
+    finally:
+        await asyncio.to_thread(subprocess.run, ["chattr", "-i", str(held)], check=True)
+    await staged.discard()
+    assert await entries(str(staged.volumes.root)) is None
