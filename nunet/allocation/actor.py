@@ -331,7 +331,7 @@ class AllocationActor(Actor):
     async def _publish(self, *, succeeded: bool) -> bool:
         """Upload the run's outputs (before its end is reported, so that its orchestrator
         tears nothing down first); False, with the error said, when one could not be."""
-        if self._stage is None or not self.order.outputs:
+        if self._stage is None:
             return True
         self._published = await self._stage.publish(max(self._run, 1), succeeded=succeeded)
         errors = [p.error for p in self._published if p.error]
