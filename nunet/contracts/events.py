@@ -27,6 +27,7 @@ class ContractProposed(Event, frozen=True, kw_only=True):
     counterparty: str  # DID
     deployment: str
     node: str
+    counterparty_address: str = ""  # the counterparty's transport address
 
 
 class ContractAccepted(Event, frozen=True, kw_only=True):
@@ -39,6 +40,7 @@ class ContractAccepted(Event, frozen=True, kw_only=True):
     counterparty: str
     deployment: str
     node: str
+    counterparty_address: str = ""  # the counterparty's transport address, to reach it
 
 
 class ContractRefused(Event, frozen=True, kw_only=True):
