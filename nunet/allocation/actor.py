@@ -22,7 +22,12 @@ from typing import Any, Literal
 import structlog
 
 from nunet.actor import Actor, ActorError, BehaviorFailed, Handle, Message, RemoteError, behavior
-from nunet.allocation.errors import AllocationError, IllegalTransition, NotYourDeployment
+from nunet.allocation.errors import (
+    AllocationError,
+    ContractEnded,
+    IllegalTransition,
+    NotYourDeployment,
+)
 from nunet.allocation.events import (
     AllocationRecovered,
     AllocationStateChanged,
@@ -157,6 +162,7 @@ class AllocationActor(Actor):
         self._steps = asyncio.Lock()  # one lifecycle step at a time
         self._operation: asyncio.Task[Any] | None = None  # a start or restart under way
         self._watchers: list[asyncio.Task[Any]] = []  # the execution's end and its health
+        self.barred = ""  # why this provider will not run it again (its contract ended)
 
     # -- reading -------------------------------------------------------------------------------
     @property
@@ -189,6 +195,7 @@ class AllocationActor(Actor):
             if self._state == "released":
                 return
             await self._halt()
+            await self._refresh_usage()
             await self._discard(self._execution)
             if self._stage is not None:
                 try:
@@ -200,10 +207,35 @@ class AllocationActor(Actor):
             report = self._report("state")
         await self._deliver(report, timeout=RELEASE_REPORT_TIMEOUT)
 
+    async def sample(self) -> tuple[int, AllocationState, Usage]:
+        """(run, state, usage) now, the usage read fresh from the executor: what the
+        provider's contract meters between state changes. Called in process."""
+        await self._refresh_usage()
+        return self._run, self._state, self._usage
+
+    async def bar(self, reason: str) -> None:
+        """Stop the work for good on this provider's own account (its contract ended: no
+        payment within the grace period, budget spent, terminated): the orchestrator is told,
+        with `reason`, and a later start or restart is refused. Called in process."""
+        async with self._steps:
+            self.barred = reason
+            if self._state in ENDED or self._state == "released":
+                return
+            was_starting = self._state == "starting"
+            self._error = reason
+            await self._refresh_usage()
+            self._move(Input.STOP)
+            await self._halt()
+            if was_starting:
+                await self._discard(self._execution)
+            else:
+                await self._cancel(self._execution)
+
     # -- behaviors -----------------------------------------------------------------------------
     @behavior(START_BEHAVIOR, payload_type=AllocationAsk, public=True)
     async def start(self, message: Message) -> Report:
         self._authorize(message, "start")
+        self._unbarred(message, "start")
         async with self._steps:
             self._step("start", message, Input.START)
             self._run += 1
@@ -216,6 +248,7 @@ class AllocationActor(Actor):
     @behavior(RESTART_BEHAVIOR, payload_type=AllocationAsk, public=True)
     async def restart(self, message: Message) -> Report:
         self._authorize(message, "restart")
+        self._unbarred(message, "restart")
         async with self._steps:
             self._step("restart", message, Input.RESTART)
             await self._halt()
@@ -239,6 +272,7 @@ class AllocationActor(Actor):
                 return self._report("state", seq=self._seq)
             was_starting = self._state == "starting"
             self._error = message.payload.reason or "stopped on request"
+            await self._refresh_usage()
             self._move(Input.STOP)
             await self._halt()
             if was_starting:
@@ -509,6 +543,8 @@ class AllocationActor(Actor):
                 exit_code=self._exit_code,
                 error=self._error,
                 healthy=self._healthy,
+                cpu_seconds=self._usage.cpu_seconds,
+                wall_seconds=self._usage.wall_seconds,
             )
         )
         log.info(
@@ -625,6 +661,17 @@ class AllocationActor(Actor):
                 NotYourDeployment(
                     f"{operation}: this actor runs allocation {self.order.name} of deployment "
                     f"{self.deployment}, not {ask.allocation} of {ask.deployment}"
+                ),
+            )
+
+    def _unbarred(self, message: Message, operation: str) -> None:
+        if self.barred:
+            raise self._refuse(
+                operation,
+                message.sender.did,
+                ContractEnded(
+                    f"{operation}: allocation {self.order.name} may not run on this provider "
+                    f"again: {self.barred}"
                 ),
             )
 

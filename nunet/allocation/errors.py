@@ -39,3 +39,10 @@ class AllocateRefused(AllocationError):
     """Allocation orders that cannot be run as given; names the allocation and the field."""
 
     code = "allocate-refused"
+
+
+class ContractEnded(AllocationError):
+    """The contract this work ran under ended (unpaid past its grace period, budget spent,
+    terminated): the provider will not run it again."""
+
+    code = "contract-ended"

@@ -87,6 +87,10 @@ class AllocationStateChanged(Event, frozen=True, kw_only=True):
     exit_code: int | None = None
     error: str = ""
     healthy: bool | None = None
+    # The run's usage as last read from the executor (final once the run ended): what the
+    # provider's contract meters.
+    cpu_seconds: float = 0.0
+    wall_seconds: float = 0.0
 
 
 class ProviderRefused(Event, frozen=True, kw_only=True):
