@@ -4,8 +4,9 @@ The requester cannot measure the provider's machine, but it can bound what a not
 no work before the work ran, no longer than it has been running by the requester's own clock,
 no more CPU than the reservation allows in that time (nor, once the work has ended, than the
 provider's own usage reports said), no more GPUs, RAM or disk than reserved, no more runs than
-it saw start, and no more money than the note's usage costs. A note over a bound is disputed;
-the requester pays what the note's usage costs with every quantity clamped to its bound.
+it saw start, and no more money than the note's usage costs. A note over a bound is disputed
+when that changes what it costs: the requester pays what the note's usage costs with every
+quantity clamped to its bound.
 """
 
 from __future__ import annotations
@@ -127,7 +128,12 @@ def implausible(
         disk_mib_ms=min(claim.disk_mib_ms, reserved.disk // MIB * wall),
         runs=min(claim.runs, observed.runs),
     )
-    accepted = min(note.amount, charge(terms.rates, bounded))
+    # Nothing ran: nothing is accepted, whatever the slack would let through.
+    accepted = (
+        0 if observed.activated_at is None else min(note.amount, charge(terms.rates, bounded))
+    )
+    if accepted >= note.amount:
+        return None  # what is wrong costs nothing at these rates: the note charges no work not done
     reason = f"debit note {note.seq}: " + "; ".join(reasons)
     return _shortened(reason), accepted
 
