@@ -5,6 +5,7 @@ safety; and the pure redemption rules under Hypothesis."""
 from __future__ import annotations
 
 import asyncio
+import random
 import uuid
 from collections.abc import AsyncIterator, Collection, Sequence
 from pathlib import Path
@@ -336,13 +337,13 @@ def test_what_a_channel_redeemed_never_falls_and_every_credit_is_paid_by_the_pay
 
 @given(st.lists(st.integers(0, 50), max_size=12), st.randoms(use_true_random=False))
 def test_an_honest_requesters_vouchers_in_any_order_redeem_to_the_latest_total(
-    steps: list[int], shuffler: object
+    steps: list[int], shuffler: random.Random
 ) -> None:
     # An honest requester: seq grows by one and the total never falls.
     totals = [sum(steps[: i + 1]) for i in range(len(steps))]
     offered = [(seq, total) for seq, total in enumerate(totals, start=1)]
     shuffled = list(offered)
-    shuffler.shuffle(shuffled)  # type: ignore[attr-defined]
+    shuffler.shuffle(shuffled)
     book = LedgerBook()
     credited, refused = redeem_all(book, shuffled)
     assert refused == []
