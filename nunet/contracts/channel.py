@@ -286,13 +286,15 @@ class RequesterChannel:
     # -- recovery: the actor replays its own log (trusted: nothing is checked) ---------------
     def answered_before(self, note: DebitNote, answer: Answer) -> None:
         """Debit note `note` was received and answered with `answer` (as `DebitNoteReceived`,
-        `VoucherIssued` and `ContractDisputed` logged them)."""
+        `VoucherIssued` and `ContractDisputed` logged them). The log holds an answer in parts:
+        called again for the same note with a fuller answer, it replaces the one before."""
         self._last_note = note
         self._last_answer = answer
         if answer.voucher is not None:
             self._latest = answer.voucher
-        if answer.dispute is not None:
-            self._disputed.append(answer.dispute.note_seq)
+        dispute = answer.dispute
+        if dispute is not None and self._disputed[-1:] != [dispute.note_seq]:
+            self._disputed.append(dispute.note_seq)
 
     def _judge(self, note: DebitNote, observed: Observed, now: float) -> Answer:
         verdict = implausible(self._terms, note, observed, now)

@@ -532,6 +532,25 @@ def test_a_requester_replayed_from_its_log_goes_on_as_before() -> None:
     assert restored.answer(note(4, usage(4000)), RAN, now=NOW).voucher is not None
 
 
+@pytest.mark.parametrize("parts", ["voucher first", "dispute first"])
+def test_an_answer_replayed_in_parts_counts_its_dispute_once(parts: str) -> None:
+    requester = RequesterChannel(PRICED)
+    answer = requester.answer(note(1, usage(20_000)), Observed(activated_at=NOW - 10), now=NOW)
+    assert answer.voucher is not None
+    assert answer.dispute is not None
+    assert requester.last_note is not None
+    received = requester.last_note
+    halves = [Answer(voucher=answer.voucher), Answer(dispute=answer.dispute)]
+    restored = RequesterChannel(PRICED)
+    restored.answered_before(received, Answer())  # DebitNoteReceived
+    for half in halves if parts == "voucher first" else halves[::-1]:
+        restored.answered_before(received, Answer(voucher=half.voucher, dispute=half.dispute))
+    restored.answered_before(received, answer)  # both parts in hand
+    assert restored.disputed == [1]
+    assert restored.latest == answer.voucher
+    assert restored.answer(note(1, usage(20_000)), RAN, now=NOW + 9) == answer
+
+
 # -- both ends ---------------------------------------------------------------------------------
 @settings(max_examples=40, deadline=None)
 @given(st.lists(st.integers(0, 50_000), min_size=1, max_size=8))
