@@ -42,11 +42,12 @@ class Story:
         node: str = "node-1",
         currency: str = "NTX",
         budget: int | None = 10_000_000,
+        contract_id: str | None = None,
     ) -> None:
         self.requester = requester or KeyPair.generate()
         self.provider = provider or KeyPair.generate()
         self.terms = ContractTerms(
-            contract_id=secrets.token_hex(16),
+            contract_id=contract_id or secrets.token_hex(16),
             channel=secrets.token_hex(16),
             requester=self.requester.did,
             provider=self.provider.did,

@@ -135,6 +135,10 @@ def test_a_dispute_keeps_what_its_document_accepts_until_a_full_payment_resolves
     assert dispute.resolved_at is None
     assert (record.noted, record.paid, record.disputed, record.owed) == (3 * NTX, 2 * NTX, NTX, 0)
 
+    generous = fold([*life, story.voucher("requester", 3, 5 * NTX // 2, note_seq=2)])
+    # Paid past what the dispute accepted: only what is still unpaid counts as disputed.
+    assert (only(generous).disputed, only(generous).owed) == (NTX // 2, 0)
+
     more: list[Event] = [
         story.note("requester", 3, 4 * NTX),
         story.voucher("requester", 3, 4 * NTX, note_seq=3),
