@@ -3,7 +3,8 @@ termination, settlement, redemption) of the contracts a query selects, as CSV or
 
 Amounts are decimal text in the contract's currency units (`"1.250000"`), never floats;
 `amount` is cumulative within the row's kind and `delta` what the row added to the previous
-row of that kind on the same contract, so a kind's deltas sum to its latest amount.
+row of that kind on the same contract, so a kind's deltas sum to its latest amount (what
+each kind's amount means: `nunet.contracts.views.PaymentFact`).
 """
 
 from __future__ import annotations

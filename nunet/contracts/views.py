@@ -35,9 +35,12 @@ LEDGER_KINDS = (
 class PaymentFact(msgspec.Struct, frozen=True, kw_only=True):
     """One payment step of a contract, where it sits in the log.
 
-    `amount` is cumulative within its `kind` (all a contract's notes so far, vouchers so far,
-    ...) and `delta` what this fact added to the previous one of the same kind, so a kind's
-    deltas sum to its latest amount.
+    `amount` is cumulative within its `kind` and `delta` what this fact added to the previous
+    one of the same kind, so a kind's deltas sum to its latest amount. By kind, `amount` is:
+    debit-note, what was charged in all; voucher, what was promised in all; dispute, what the
+    requester accepts the disputed note's work cost; overdue, what was owed past the grace
+    period; termination, what was paid by the end; settlement, what was paid in all;
+    redemption, what the ledger redeemed in all; rejection, 0.
     """
 
     position: int
