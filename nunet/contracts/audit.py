@@ -195,6 +195,7 @@ class _View:
         "requester",
         "role",
         "settled",
+        "settled_at",
         "status",
         "terminated_by",
         "terms",
@@ -225,9 +226,10 @@ class _View:
         self.disputes: set[int] = set()
         self.overdue = 0  # the first note reported overdue (0: none)
         # Notes of the provider's log no voucher covers yet: (seq, amount, issued after the
-        # contract was terminated, when no overdue can be said of it any more).
-        self.uncovered: deque[tuple[int, int, bool]] = deque()
+        # contract was terminated, when no overdue can be said of it any more; its record).
+        self.uncovered: deque[tuple[int, int, bool, int]] = deque()
         self.settled: tuple[int, int, str, str] | None = None  # amount, voucher seq, ledger, ref
+        self.settled_at = 0  # the settlement's record
         self.redeemed: tuple[int, int, str] | None = None  # amount, voucher seq, reference
         self.terminated_by = ""
 
@@ -282,6 +284,10 @@ _RECEIVED_BY: dict[str, Role] = {
     "accepted": "requester",
 }
 """Cross-log items the log of this role can only show after the other party issued them."""
+
+
+def _span(first: int, last: int) -> str:
+    return f"note {first} is" if first == last else f"notes {first}..{last} are"
 
 
 def _describe(key: _Key) -> str:
@@ -421,7 +427,18 @@ class PaymentAudit:
 
     def _accepted(self, side: int, seq: int, event: ContractAccepted) -> None:
         cid = event.contract_id
-        terms = self._open_contract(side, seq, cid, event.contract, accepted=True)
+        key = ("accepted", cid, 0)
+        other = self._pending.get(key)
+        if (
+            other is not None
+            and other.side != side
+            and other.value == event.contract
+            and isinstance(other.document, ContractTerms)
+        ):
+            self._documents += 1  # the very contract the other log holds, verified there
+            terms: ContractTerms | None = other.document
+        else:
+            terms = self._open_contract(side, seq, cid, event.contract, accepted=True)
         if terms is None:
             return
         view = self._logs[side].views.get(cid)
@@ -438,7 +455,7 @@ class PaymentAudit:
         self._event_role(side, seq, view, event.role)
         self._contract_fields(side, seq, view, event)
         self._step(side, seq, view, Input.ACCEPT)
-        self._cross(("accepted", cid, 0), side, seq, True, "the acceptance")
+        self._cross(key, side, seq, event.contract, "the accepted contract", document=terms)
 
     def _refused(self, side: int, seq: int, event: ContractRefused) -> None:
         cid = event.contract_id
@@ -540,6 +557,7 @@ class PaymentAudit:
                 f"last voucher is seq {view.voucher_seq} for {view.voucher_amount}",
             )
         view.settled = (event.amount, event.voucher_seq, event.ledger, event.reference)
+        view.settled_at = seq
         self._step(side, seq, view, Input.SETTLE)
         value = (event.amount, event.voucher_seq, event.ledger, event.reference)
         self._cross(
@@ -581,9 +599,7 @@ class PaymentAudit:
                 cid,
                 "sequence",
                 f"debit note seq {note.seq} where seq {expected} comes next"
-                + (
-                    f": notes {expected}..{note.seq - 1} are missing" if note.seq > expected else ""
-                ),
+                + (f": {_span(expected, note.seq - 1)} missing" if note.seq > expected else ""),
             )
         if note.amount < view.note_amount:
             self._find(
@@ -612,7 +628,7 @@ class PaymentAudit:
         view.final_note = view.final_note or note.final
         view.notes += 1
         if isinstance(event, DebitNoteIssued) and note.amount > view.voucher_amount:
-            view.uncovered.append((note.seq, note.amount, view.status == "terminated"))
+            view.uncovered.append((note.seq, note.amount, view.status == "terminated", seq))
 
     def _voucher(self, side: int, seq: int, event: VoucherIssued | VoucherAccepted) -> None:
         view = self._view(side, seq, event.contract_id, event.role)
@@ -973,11 +989,13 @@ class PaymentAudit:
             self._find(side, seq, cid, "document", str(exc))
             return None
 
-    def _cross(self, key: _Key, side: int, seq: int, value: object, what: str) -> None:
+    def _cross(
+        self, key: _Key, side: int, seq: int, value: object, what: str, document: object = None
+    ) -> None:
         """Compare `value` with what the other log holds under `key`, or keep it until then."""
         other = self._pending.get(key)
         if other is None:
-            self._pending[key] = _Sighting(side, seq, value)
+            self._pending[key] = _Sighting(side, seq, value, document)
         elif other.side != side:
             del self._pending[key]
             if other.value != value:
@@ -1157,7 +1175,7 @@ class PaymentAudit:
             return 0, 0
         side = views.index(provider)
         outstanding = awaiting = 0
-        for note_seq, amount, after_end in provider.uncovered:
+        for note_seq, amount, after_end, at in provider.uncovered:
             if amount <= provider.voucher_amount or note_seq in disputes:
                 continue
             owed = amount - provider.voucher_amount
@@ -1169,7 +1187,7 @@ class PaymentAudit:
             else:
                 self._find(
                     side,
-                    0,
+                    at,
                     provider.contract_id,
                     "coverage",
                     f"debit note {note_seq} for {amount} was neither covered by a voucher "
@@ -1188,7 +1206,7 @@ class PaymentAudit:
             r_amount, r_seq, r_reference = provider.redeemed
             self._find(
                 side,
-                0,
+                provider.settled_at,
                 provider.contract_id,
                 "settlement",
                 f"settled {amount} by voucher {voucher_seq} (reference {reference}), but "
