@@ -10,6 +10,10 @@ from typing import Any
 
 from nunet.actor import events as actor_events
 from nunet.allocation import events as allocation_events
+from nunet.contracts import events as contract_events
+from nunet.contracts import local_ledger as ledger_events
+from nunet.contracts.local_ledger import LedgerProjection
+from nunet.contracts.state import PaymentStateProjection
 from nunet.eventlog import events as eventlog_events
 from nunet.eventlog.catalogue import Catalogue
 from nunet.eventlog.projection import Projection
@@ -36,10 +40,16 @@ def full_catalogue() -> Catalogue:
         *executor_events.EVENTS,
         *allocation_events.EVENTS,
         *orchestrator_events.EVENTS,
+        *contract_events.EVENTS,
+        *ledger_events.EVENTS,
         upcasters=(*eventlog_events.UPCASTERS,),
     )
 
 
 def known_projections() -> dict[str, Callable[[], Projection[Any]]]:
     """Projections by name, as `nunet events replay --projection NAME` offers them."""
-    return {LogStatistics.name: LogStatistics}
+    return {
+        LogStatistics.name: LogStatistics,
+        PaymentStateProjection.name: PaymentStateProjection,
+        LedgerProjection.name: LedgerProjection,
+    }

@@ -6,7 +6,9 @@ provider (each reserves the resources its bid offered, for `hold_seconds`), then
 `Revert` to every one of them when any commit fails. `Start`, `Restart`, `Stop`, `Status` and
 `Logs` go to an allocation actor; its state changes and heartbeats come back to the
 orchestrator as `Report`s. A provider accepts `Commit` only from the orchestrator it bid to (the
-bid's request id) and everything after it only from the orchestrator that committed.
+bid's request id) and everything after it only from the orchestrator that committed. `Commit`
+carries the contract the orchestrator proposes (`nunet.contracts`); `Committed` returns it
+signed by the provider too — a provider that requires contracts commits nothing without one.
 
 Sizes are ints of bytes and times floats of seconds (wall-clock for instants).
 """
@@ -19,6 +21,7 @@ import msgspec
 
 from nunet.actor import Handle
 from nunet.capability.model import Requirement
+from nunet.contracts.documents import SignedContract
 
 PROVIDER_ACTOR_ID = "provider"
 """On every node: answers commit, revert and allocate; spawns the allocation actors."""
@@ -145,6 +148,7 @@ class Commit(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tr
     requirement: Requirement
     hold_seconds: Annotated[float, msgspec.Meta(gt=0, le=3600)] = 60.0
     orchestrator: Handle  # where reports go
+    contract: SignedContract | None = None  # proposed, signed by the orchestrator's node
 
 
 class Committed(msgspec.Struct, frozen=True, kw_only=True):
@@ -153,6 +157,7 @@ class Committed(msgspec.Struct, frozen=True, kw_only=True):
     reservation: str
     gpus: tuple[int, ...] = ()  # the devices reserved
     expires_at: float
+    contract: SignedContract | None = None  # accepted: signed by both
 
 
 class Revert(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

@@ -16,7 +16,7 @@ import shutil
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import msgspec
 import structlog
@@ -65,8 +65,10 @@ from nunet.allocation.reservations import Reservations
 from nunet.allocation.staging import DataStage, StagingFailed, StorageAccess
 from nunet.capability import check
 from nunet.capability.gpus import assign_gpus
-from nunet.capability.model import Gpu, Requirement, Resources
+from nunet.capability.model import Capability, Gpu, Price, Requirement, Resources
 from nunet.capability.units import format_size
+from nunet.contracts.documents import SignedContract
+from nunet.contracts.errors import ContractError
 from nunet.errors import NunetError
 from nunet.eventlog import Catalogue, Event
 from nunet.executor import Executor, ExecutorError
@@ -77,6 +79,24 @@ from nunet.storage import StorageError
 log = structlog.get_logger("nunet.allocation")
 
 IssuedBid = Callable[[str, str], BidTerms | None]  # (request id, orchestrator DID) -> the bid
+
+
+class ContractDesk(Protocol):
+    """Where a provider takes the contract a commit carries (the node's contracts actor)."""
+
+    def review(
+        self, contract: SignedContract | None, commit: Commit, sender: str, offered: Price
+    ) -> object | None:
+        """The contract's terms, None when there is none and none is required; a
+        ContractRefused naming why this node will not sign."""
+
+    async def sign(self, contract: SignedContract, orchestrator: Handle) -> SignedContract:
+        """Accept a reviewed contract, once the resources are held."""
+
+    async def refuse(self, contract: SignedContract, sender: str, reason: str) -> None:
+        """Record that this node would not sign it."""
+
+
 CPU_EPSILON = 1e-6
 
 
@@ -105,9 +125,11 @@ class ProviderActor(Actor):
         reservations: Reservations,
         work_dir: Path,
         storage: StorageAccess | None = None,
+        contracts: Callable[[], ContractDesk | None] = lambda: None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         super().__init__()
+        self._contracts = contracts
         self._executors = executors
         self._issued_bid = issued_bid
         self._reservations = reservations
@@ -233,6 +255,8 @@ class ProviderActor(Actor):
         if offering is None:
             raise CannotCommit(f"{where}: this node is not onboarded (it offers nothing now)")
         capability, free = offering
+        desk = self._contracts()
+        terms = None if desk is None else await self._review(desk, commit, sender, capability)
         fit = check(capability, free, commit.requirement, did=self.handle.did)
         if not fit.ok:
             missing = "; ".join(f"{u.constraint}: {u.detail}" for u in fit.unmet)
@@ -265,7 +289,20 @@ class ProviderActor(Actor):
         await self._append(event)
         commitment = self.book.live[key]
         self._arm(commitment)
-        return _committed(commitment)
+        contract = None
+        if desk is not None and terms is not None and commit.contract is not None:
+            contract = await desk.sign(commit.contract, commit.orchestrator)
+        return _committed(commitment, contract)
+
+    async def _review(
+        self, desk: ContractDesk, commit: Commit, sender: str, capability: Capability
+    ) -> object | None:
+        try:
+            return desk.review(commit.contract, commit, sender, capability.price)
+        except ContractError as exc:
+            if commit.contract is not None:
+                await desk.refuse(commit.contract, sender, str(exc))
+            raise CannotCommit(f"commit {commit.deployment}/{commit.node}: {exc}") from None
 
     async def _recommit(self, existing: Commitment, commit: Commit) -> Committed:
         """The same orchestrator again (a retry, or it restarted): the same answer; a new handle
@@ -286,7 +323,14 @@ class ProviderActor(Actor):
                     }
                 )
             )
-        return _committed(self.book.live[existing.key])
+        contract = None
+        desk = self._contracts()
+        if desk is not None and commit.contract is not None:
+            offering = self._reservations.offering()
+            if offering is not None:
+                await self._review(desk, commit, commit.orchestrator.did, offering[0])
+            contract = await desk.sign(commit.contract, commit.orchestrator)
+        return _committed(self.book.live[existing.key], contract)
 
     def _arm(self, commitment: Commitment) -> None:
         key = commitment.key
@@ -657,13 +701,14 @@ def _recovered(commitment: Commitment, name: str) -> Recovered:
     )
 
 
-def _committed(commitment: Commitment) -> Committed:
+def _committed(commitment: Commitment, contract: SignedContract | None) -> Committed:
     return Committed(
         deployment=commitment.deployment,
         node=commitment.node,
         reservation=commitment.reservation,
         gpus=commitment.gpus,
         expires_at=commitment.expires_at,
+        contract=contract,
     )
 
 

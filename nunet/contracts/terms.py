@@ -103,6 +103,12 @@ class Metered(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=T
     def __add__(self, other: Metered) -> Metered:
         return Metered(**{f: getattr(self, f) + getattr(other, f) for f in self.__struct_fields__})
 
+    def at_least(self, other: Metered) -> Metered:
+        """Each quantity the larger of this one's and `other`'s."""
+        return Metered(
+            **{f: max(getattr(self, f), getattr(other, f)) for f in self.__struct_fields__}
+        )
+
     def covers(self, other: Metered) -> bool:
         """Whether every quantity is at least `other`'s (usage never goes back)."""
         return all(getattr(self, f) >= getattr(other, f) for f in self.__struct_fields__)

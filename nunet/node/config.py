@@ -11,6 +11,7 @@ import msgspec
 import yaml
 
 from nunet.capability.units import UnitError, parse_size
+from nunet.contracts.config import ContractsConfig
 from nunet.errors import NunetError
 from nunet.matching.ranking import DEFAULT_WEIGHTS, RANKERS
 from nunet.storage.config import StorageConfig
@@ -232,6 +233,7 @@ class NodeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     orchestrator: OrchestratorConfig = OrchestratorConfig()
     executors: ExecutorsConfig = ExecutorsConfig()
     storage: StorageConfig = StorageConfig()
+    contracts: ContractsConfig = ContractsConfig()
     max_envelope_bytes: Annotated[int, msgspec.Meta(ge=1024, le=64 << 20)] = 1 << 20
     clock_skew_seconds: Positive = 30.0
 

@@ -25,6 +25,10 @@ from nunet.actor.ratelimit import RateLimits
 from nunet.allocation import PROVIDER_ACTOR_ID, OnboardingReservations, ProviderActor
 from nunet.capability.model import Requirement
 from nunet.catalogue import known_projections
+from nunet.contracts.actor import ContractsActor
+from nunet.contracts.config import ContractsConfig
+from nunet.contracts.local_ledger import LocalLedger
+from nunet.contracts.protocol import CONTRACTS_ACTOR_ID
 from nunet.db import DocumentStore, SQLiteDocumentStore
 from nunet.eventlog import (
     Checkpointer,
@@ -103,14 +107,22 @@ async def _bid_round(system: ActorSystem, requirement: Requirement, timeout: flo
     return await _matching(system).bid_round(requirement, timeout=timeout)
 
 
-def orchestrator_settings(config: OrchestratorConfig) -> OrchestratorSettings:
+def orchestrator_settings(
+    config: OrchestratorConfig, contracts: ContractsConfig = ContractsConfig()
+) -> OrchestratorSettings:
     return OrchestratorSettings(
         bid_timeout=config.bid_timeout_seconds,
         commit_timeout=config.commit_timeout_seconds,
         hold_seconds=config.hold_seconds,
         heartbeat_seconds=config.heartbeat_seconds,
         missed_heartbeats=config.missed_heartbeats,
+        contract_defaults=contracts.defaults(),
     )
+
+
+def _contract_desk(system: ActorSystem) -> ContractsActor | None:
+    desk = system.actor(CONTRACTS_ACTOR_ID)
+    return desk if isinstance(desk, ContractsActor) else None
 
 
 def _live_nodes(system: ActorSystem) -> int | None:
@@ -240,6 +252,9 @@ class Node:
             await join_swarm(mesh, layout, config, key.did, log, store, exits)
             executors = await open_executors(config, layout, key.did, record, exits)
             storage = await open_node_storage(config, layout, mesh, after_actors)
+            ledger = await LocalLedger.open(
+                log, actor=str(Handle(key.did, CONTRACTS_ACTOR_ID, key.did))
+            )
             index = CapabilityIndex()
             exits.push_async_callback(
                 _stop_task, start_index_feed(index, mesh, config, log, key.did)
@@ -288,6 +303,10 @@ class Node:
                         ),
                     ),
                     Child(
+                        ChildSpec(CONTRACTS_ACTOR_ID),
+                        lambda: ContractsActor(ledger=ledger, policy=config.contracts.policy()),
+                    ),
+                    Child(
                         ChildSpec(PROVIDER_ACTOR_ID),
                         lambda: ProviderActor(
                             executors=executors,
@@ -297,6 +316,7 @@ class Node:
                             reservations=OnboardingReservations(system),
                             work_dir=layout.allocations,
                             storage=storage,
+                            contracts=lambda: _contract_desk(system),
                         ),
                     ),
                     Child(
@@ -306,7 +326,7 @@ class Node:
                                 system, requirement, timeout
                             ),
                             results_dir=layout.results,
-                            settings=orchestrator_settings(config.orchestrator),
+                            settings=orchestrator_settings(config.orchestrator, config.contracts),
                             default_queue_timeout=config.orchestrator.queue_timeout_seconds,
                         ),
                     ),

@@ -41,6 +41,10 @@ from nunet.allocation.protocol import (
     Revert,
 )
 from nunet.capability.model import Requirement
+from nunet.contracts.actor import ContractsActor
+from nunet.contracts.policy import ProposalDefaults, terms_for
+from nunet.contracts.protocol import CONTRACTS_ACTOR_ID
+from nunet.contracts.terms import ContractTerms
 from nunet.ensemble import FlatEnsemble
 from nunet.errors import NunetError
 from nunet.matching.bid import BidTerms
@@ -100,6 +104,8 @@ class OrchestratorSettings:
     max_commit_rounds: int = 5  # bid rounds after failed commits before queueing
     queue_retry: Callable[[], Backoff] = lambda: Backoff(0.5, 10.0)
     log_lines_kept: int = 10_000  # per allocation, in its results
+    # What a proposed contract says where the ensemble is silent.
+    contract_defaults: ProposalDefaults = dataclasses.field(default_factory=ProposalDefaults)
 
 
 class _Stop(Exception):
@@ -216,6 +222,9 @@ class OrchestratorActor(Actor):
             error=report.error,
             healthy=report.healthy,
         )
+        desk = self._contracts()
+        if desk is not None:
+            await desk.observe(message.sender.did, report)
         if self.state.apply(change).allocations[report.allocation] == view:
             return  # a heartbeat, or a state already known
         await self._emit(change)
@@ -351,20 +360,33 @@ class OrchestratorActor(Actor):
         return True
 
     async def _commit_one(self, node: str, bid: BidTerms, *, standby: bool) -> bool:
+        """Phase one on one provider, under the contract proposed to it (both sign or nothing
+        is committed)."""
+        requirement = self.flat.node_requirement(node)
+        desk = self._contracts()
+        terms = None if desk is None else self._terms(node, bid, requirement)
+        contract = None
+        if desk is not None and terms is not None:
+            contract = await desk.propose(terms, self._provider(bid))
         commit = Commit(
             deployment=self.deployment,
             node=node,
             request_id=bid.request_id,
-            requirement=self.flat.node_requirement(node),
+            requirement=requirement,
             hold_seconds=self._settings.hold_seconds,
             orchestrator=self.handle,
+            contract=contract,
         )
         try:
             answer = await self.invoke(
                 self._provider(bid), COMMIT_BEHAVIOR, commit, timeout=self._settings.commit_timeout
             )
             committed = msgspec.convert(answer, Committed, strict=False)
+            if desk is not None and terms is not None:
+                await desk.accepted(terms.contract_id, committed.contract)
         except (NunetError, msgspec.ValidationError) as exc:
+            if desk is not None and terms is not None:
+                await desk.refused(terms.contract_id, str(exc))
             await self._emit(
                 CommitFailed(
                     **self._stamp(),
@@ -389,6 +411,29 @@ class OrchestratorActor(Actor):
             )
         )
         return True
+
+    def _contracts(self) -> ContractsActor | None:
+        desk = self.system.actor(CONTRACTS_ACTOR_ID)
+        return desk if isinstance(desk, ContractsActor) else None
+
+    def _terms(self, node: str, bid: BidTerms, requirement: Requirement) -> ContractTerms:
+        asked = self.flat.contract
+        return terms_for(
+            requester=self.handle.did,
+            provider=bid.bidder,
+            deployment=self.deployment,
+            node=node,
+            price=bid.capability.price,
+            requirement=requirement,
+            allocations=len(self.flat.nodes[node].allocations),
+            nodes=len(self.flat.nodes),
+            now=self._clock(),
+            budget=None if asked is None else asked.budget,
+            payment_interval=None if asked is None else asked.payment_interval,
+            grace_period=None if asked is None else asked.grace_period,
+            termination_notice=None if asked is None else asked.termination_notice,
+            defaults=self._settings.contract_defaults,
+        )
 
     async def _allocate(self, nodes: list[str]) -> None:
         async def one(node: str) -> None:
@@ -469,6 +514,9 @@ class OrchestratorActor(Actor):
         failure of its allocations."""
         lost = self.state.nodes[node].provider
         await self._emit(NodeLost(**self._stamp(), node=node, provider=lost, why=why))
+        desk = self._contracts()
+        if desk is not None:
+            await desk.lost(self.deployment, node, lost, why)
         held = self._nodes[node]
         promoted = held.standbys.pop(0) if held.standbys else None
         if promoted is not None:  # it holds a reservation already: it takes over at once
