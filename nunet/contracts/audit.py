@@ -67,6 +67,11 @@ from nunet.eventlog import Event, EventLog, EventRecord, LogCheckpoint
 from nunet.eventlog.errors import CorruptLog
 from nunet.eventlog.verify import ChainVerifier, CheckpointClaim, TrustedHead
 
+LAG = 1_000
+"""How many more things one log may have shown than the other before `audit_logs` reads the
+other whatever the records' timestamps say: with the two nodes' clocks apart, what waits in
+memory stays about this much."""
+
 MAX_FINDINGS = 10_000
 """Findings kept in the report; past that they are only counted (a log rewritten wholesale
 would otherwise fill memory with one finding per record)."""
@@ -147,6 +152,7 @@ class AuditCounts(msgspec.Struct, kw_only=True):
     documents: int = 0  # signed documents read in events, both logs
     signatures_verified: int = 0  # documents verified (each distinct one once)
     in_flight: int = 0  # shown by one log, not yet by the other, on a contract running there
+    waiting_peak: int = 0  # the most shown by one log and waiting for the other at a time
     paid: int = 0  # sum of ContractSummary.paid
     settled_amount: int = 0
     outstanding: int = 0
@@ -333,8 +339,6 @@ _EVENT_CLASSES: tuple[type[Event], ...] = (
     PaymentOverdue,
     LedgerRedeemed,
 )
-PAYMENT_EVENT_TYPES: frozenset[str] = frozenset(cls.TYPE for cls in _EVENT_CLASSES)
-"""The record types the audit reads beyond the chain."""
 
 
 class PaymentAudit:
@@ -344,6 +348,8 @@ class PaymentAudit:
     def __init__(self, a: AuditedLog, b: AuditedLog) -> None:
         self._logs = (_Log(a), _Log(b))
         self._pending: dict[_Key, _Sighting] = {}
+        self._waiting = [0, 0]  # sightings in _pending, per side that showed them
+        self._peak = 0
         self._findings: list[Finding] = []
         self._findings_total = 0
         self._documents = 0
@@ -713,7 +719,7 @@ class PaymentAudit:
         key = ("voucher", voucher.contract_id, voucher.seq)
         other = self._pending.get(key)
         if other is not None and other.side != side and other.value == event.voucher:
-            del self._pending[key]
+            self._matched(key, other)
 
     def _overdue(self, side: int, seq: int, event: PaymentOverdue) -> None:
         view = self._view(side, seq, event.contract_id, event.role)
@@ -946,7 +952,7 @@ class PaymentAudit:
             and other.value == signed
             and other.terms == view.digest
         ):
-            del self._pending[key]  # the same bytes under the same terms: the same verdict
+            self._matched(key, other)  # the same bytes under the same terms: the same verdict
             if other.error is not None:
                 self._find(side, seq, view.contract_id, "document", other.error)
             return other.document
@@ -971,11 +977,11 @@ class PaymentAudit:
         elif kind == "voucher":
             self._vouchers += 1
         if other is not None and other.side != side:
-            del self._pending[key]
+            self._matched(key, other)
             if other.value != signed:
                 self._differs(side, seq, view.contract_id, other, _describe(key))
         elif other is None:
-            self._pending[key] = _Sighting(side, seq, signed, document, error, view.digest)
+            self._wait(key, _Sighting(side, seq, signed, document, error, view.digest))
         return document
 
     def _open(
@@ -995,11 +1001,25 @@ class PaymentAudit:
         """Compare `value` with what the other log holds under `key`, or keep it until then."""
         other = self._pending.get(key)
         if other is None:
-            self._pending[key] = _Sighting(side, seq, value, document)
+            self._wait(key, _Sighting(side, seq, value, document))
         elif other.side != side:
-            del self._pending[key]
+            self._matched(key, other)
             if other.value != value:
                 self._differs(side, seq, key[1], other, what)
+
+    def _wait(self, key: _Key, sighting: _Sighting) -> None:
+        self._pending[key] = sighting
+        self._waiting[sighting.side] += 1
+        self._peak = max(self._peak, len(self._pending))
+
+    def _matched(self, key: _Key, sighting: _Sighting) -> None:
+        del self._pending[key]
+        self._waiting[sighting.side] -= 1
+
+    def waiting(self, side: int) -> int:
+        """How many things log `side` showed that the other log has not shown yet: the
+        reader feeds the other log while this runs ahead (see `audit_logs`)."""
+        return self._waiting[side]
 
     def _differs(self, side: int, seq: int, cid: str, other: _Sighting, what: str) -> None:
         other_log = self._logs[other.side].name
@@ -1052,6 +1072,7 @@ class PaymentAudit:
                 )
             )
         counts = AuditCounts(
+            waiting_peak=self._peak,
             documents=self._documents,
             signatures_verified=self._verified,
             notes=self._notes,
@@ -1243,31 +1264,41 @@ async def audit_logs(
     names: tuple[str, str] = ("A", "B"),
     trusted: tuple[TrustedHead | None, TrustedHead | None] = (None, None),
     owners: tuple[str | None, str | None] | None = None,
+    lag: int = LAG,
 ) -> AuditReport:
     """Audit two logs together; never raises for bad data (what is wrong goes in the report).
 
     `owners`: each log's owner when the caller knows it (else its first checkpoint's signer).
     The logs are read side by side, the one whose next record is older first, so that what
-    one log shows is soon matched by the other and little waits in memory.
+    one log shows is soon matched by the other; and whatever the two nodes' clocks say, a log
+    is not read on while it has shown `lag` more things than the other has yet to match.
     """
     if owners is None:
         owners = (await log_owner(a), await log_owner(b))
     audit = PaymentAudit(
         AuditedLog(names[0], owners[0], trusted[0]), AuditedLog(names[1], owners[1], trusted[1])
     )
-    readers = [_Reader(a.read()), _Reader(b.read())]
+    readers = (_Reader(a.read()), _Reader(b.read()))
     for side, reader in enumerate(readers):
         await reader.advance(audit, side)
     while True:
-        live = [(r.record.timestamp, side) for side, r in enumerate(readers) if r.record]
-        if not live:
-            break
-        _, side = min(live)
-        reader = readers[side]
-        record = reader.record
-        assert record is not None
+        first, second = readers[0].record, readers[1].record
+        if first is None or second is None:
+            if first is None and second is None:
+                break
+            side = 0 if second is None else 1
+        else:
+            ahead = audit.waiting(0) - audit.waiting(1)
+            if ahead > lag:
+                side = 1
+            elif -ahead > lag:
+                side = 0
+            else:
+                side = 0 if first.timestamp <= second.timestamp else 1
+        record = first if side == 0 else second
+        assert record is not None  # the side chosen has a record
         audit.feed(side, record)
-        await reader.advance(audit, side)
+        await readers[side].advance(audit, side)
     for side, log in enumerate((a, b)):
         for claim in audit.deferred(side):
             try:

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from nunet.contracts.audit import AuditReport, Finding, audit_logs
+from nunet.contracts.audit import LAG, AuditReport, Finding, audit_logs
 from nunet.contracts.documents import (
     DebitNote,
     PaymentVoucher,
@@ -81,12 +81,13 @@ def audit(
     provider: Path,
     *,
     trusted: tuple[TrustedHead | None, TrustedHead | None] = (None, None),
+    lag: int = LAG,
 ) -> AuditReport:
     async def run() -> AuditReport:
         a = await open_sqlite_log(requester, read_only=True)
         b = await open_sqlite_log(provider, read_only=True)
         try:
-            return await audit_logs(a, b, names=("requester", "provider"), trusted=trusted)
+            return await audit_logs(a, b, names=("requester", "provider"), trusted=trusted, lag=lag)
         finally:
             await a.close()
             await b.close()
@@ -182,6 +183,36 @@ def test_each_distinct_document_is_verified_once_though_both_logs_hold_it(
     distinct = 2 * len(PLANS) + counts.notes + counts.vouchers + counts.disputes + terminations
     assert counts.signatures_verified == distinct
     assert counts.documents > 1.8 * distinct  # nearly every one of them is in both logs
+
+
+def test_read_side_by_side_little_waits_for_the_other_log(logs: tuple[Path, Path]) -> None:
+    """Each log takes a contract's events in one batch (one timestamp), so at most about one
+    contract's documents wait for the other log."""
+    report = audit(*logs)
+    largest = max(2 * plan.notes + 3 for plan in PLANS)
+    assert 0 < report.counts.waiting_peak <= largest
+
+
+def test_with_the_nodes_clocks_an_hour_apart_what_waits_stays_within_the_lag(
+    logs: tuple[Path, Path],
+) -> None:
+    """The provider's clock runs an hour ahead: by timestamps alone the whole requester's log
+    would be read first, every document of it waiting for the provider's."""
+    _, provider = logs
+    hour = 3600 * 10**9
+    rewrite(
+        provider,
+        lambda records: [msgspec.structs.replace(r, timestamp=r.timestamp + hour) for r in records],
+        resign=PROVIDER_KEY,
+    )
+    unbounded = audit(*logs, lag=10**9)
+    bounded = audit(*logs, lag=8)
+    assert besides_references(unbounded) == besides_references(bounded) == []
+    assert unbounded.counts.waiting_peak > 50
+    # lag + 1 before the reader turns, plus what never matches (the note the overdue
+    # contract's requester never received) waiting on the other side
+    assert bounded.counts.waiting_peak <= 8 + 4
+    assert msgspec.to_builtins(bounded.contracts) == msgspec.to_builtins(unbounded.contracts)
 
 
 @settings(
@@ -440,16 +471,18 @@ def test_a_skipped_debit_note_seq_is_out_of_sequence(
 ) -> None:
     """The provider numbers its third note 4 (signed by its own key) and both logs hold it."""
     outcome = outcomes[0]
-    note_types = (DebitNoteIssued, DebitNoteReceived)
 
     def skip(records: list[EventRecord]) -> list[EventRecord]:
-        for cls in note_types:
-            for i, event in events_of(records, cls):
-                if event.contract_id == outcome.contract_id and event.seq == 3:
-                    note = msgspec.msgpack.decode(event.note.body, type=DebitNote)
-                    renumbered = sign(msgspec.structs.replace(note, seq=4), PROVIDER_KEY)
-                    moved = msgspec.structs.replace(event, seq=4, note=renumbered)
-                    records[i] = with_payload(records[i], moved)
+        notes: list[tuple[int, DebitNoteIssued | DebitNoteReceived]] = [
+            *events_of(records, DebitNoteIssued),
+            *events_of(records, DebitNoteReceived),
+        ]
+        for i, event in notes:
+            if event.contract_id == outcome.contract_id and event.seq == 3:
+                note = msgspec.msgpack.decode(event.note.body, type=DebitNote)
+                renumbered = sign(msgspec.structs.replace(note, seq=4), PROVIDER_KEY)
+                moved = msgspec.structs.replace(event, seq=4, note=renumbered)
+                records[i] = with_payload(records[i], moved)
         return records
 
     for path, key in zip(logs, (REQUESTER_KEY, PROVIDER_KEY), strict=True):
