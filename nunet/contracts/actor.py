@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import msgspec
@@ -112,10 +112,12 @@ class ContractsActor(Actor):
         *,
         ledger: Ledger,
         policy: ContractPolicy = ContractPolicy(),
+        checkpoint: Callable[[], Awaitable[object]] | None = None,
         clock: Callable[[], float] = time.time,
         call_timeout: float = _CALL_TIMEOUT,
     ) -> None:
         super().__init__()
+        self._checkpoint = checkpoint
         self._ledger = ledger
         self.policy = policy
         self._clock = clock
@@ -175,6 +177,10 @@ class ContractsActor(Actor):
         if self._projection.wants(record):
             self.payments = self._projection.evolve(self.payments, record)
         self.deals.apply(event, record.timestamp / 1e9, self.handle.did, replay=False)
+        if isinstance(event, (ContractSettled, ContractTerminated)) and self._checkpoint:
+            # The node key signs the log's head as a contract ends: an audit of what ended
+            # never rests on an unsigned tail.
+            await self._checkpoint()
         return record
 
     # -- the requester's side, asked in process by its orchestrators ---------------------------

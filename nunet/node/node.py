@@ -304,7 +304,11 @@ class Node:
                     ),
                     Child(
                         ChildSpec(CONTRACTS_ACTOR_ID),
-                        lambda: ContractsActor(ledger=ledger, policy=config.contracts.policy()),
+                        lambda: ContractsActor(
+                            ledger=ledger,
+                            policy=config.contracts.policy(),
+                            checkpoint=checkpointer.checkpoint,
+                        ),
                     ),
                     Child(
                         ChildSpec(PROVIDER_ACTOR_ID),

@@ -11,6 +11,7 @@ last (the first leaves two members alive, which is what the second needs). Every
 from __future__ import annotations
 
 import asyncio
+import csv
 import os
 import signal
 import time
@@ -41,7 +42,37 @@ ORCHESTRATION = OrchestratorConfig(
 )
 # Each member offers one core; every ensemble node below asks for 0.75 of one, so no machine
 # can host two of them and a three-node ensemble needs all three members.
-ONBOARD = ("onboard", "--cpu", "1", "--ram", "256MiB", "--disk", "256MiB", "--no-gpu")
+ONBOARD = (
+    "onboard",
+    "--cpu",
+    "1",
+    "--ram",
+    "256MiB",
+    "--disk",
+    "256MiB",
+    "--no-gpu",
+    "--price",
+    "cpu=3600,per_job=1",
+)
+
+PAID = """
+version: nunet/v1
+name: paid
+allocations:
+  job:
+    resources: {cpu: 0.25, ram: 32MiB}
+    execution:
+      image: nunet-test/busybox:1
+      command: echo paid for
+nodes:
+  n1:
+    allocations: [job]
+contract:
+  currency: NTX
+  budget: 50
+  payment_interval: 2s
+  grace_period: 30s
+"""
 
 THREE_MACHINES = """
 version: nunet/v1
@@ -362,6 +393,51 @@ async def test_an_ensemble_across_three_machines_completes_and_is_followed_throu
 
     listed = (await swarm.cli("-o", "json", "deployments", "list")).json()
     assert {row["deployment"]: row["state"] for row in listed}[deployment] == "completed"
+
+
+async def test_a_deployment_is_paid_for_and_both_logs_pass_the_audit_through_the_cli(
+    swarm: Swarm, tmp_path: Path
+) -> None:
+    ensemble = tmp_path / "paid.yaml"
+    ensemble.write_text(PAID)
+    followed = await swarm.cli("deploy", "-f", str(ensemble), "--follow", "--timeout", "2m")
+    assert followed.returncode == 0, followed.explain()
+    deployment = followed.stdout.splitlines()[0].split()[1]
+    status = (await swarm.cli("-o", "json", "deployments", "status", deployment)).json()
+    provider = swarm.member(status["allocations"]["job"]["provider"])
+
+    async def listed(home: Path) -> list[dict[str, Any]]:
+        run = await nunet(
+            swarm.stack, home, "-o", "json", "contracts", "list", "--deployment", deployment
+        )
+        return list(run.json())
+
+    async def both_settled() -> bool:
+        rows = await listed(swarm.hub) + await listed(Path(provider.home))
+        return len(rows) == 2 and all(row["status"] == "settled" for row in rows)
+
+    await wait_until(both_settled, "the contract settled on both sides", WAIT)
+    mine, theirs = (await listed(swarm.hub))[0], (await listed(Path(provider.home)))[0]
+    assert mine["contract_id"] == theirs["contract_id"]
+    assert (mine["role"], theirs["role"]) == ("requester", "provider")
+    assert mine["paid_micro"] == theirs["paid_micro"] >= 1_000_000  # the per-job price at least
+
+    shown = (await swarm.cli("-o", "json", "contracts", "show", mine["contract_id"][:8])).json()
+    assert shown["terms"]["budget_micro"] == 50_000_000  # the ensemble's budget, one node
+    payments = (await swarm.cli("-o", "json", "payments", "show", mine["contract_id"])).json()
+    assert payments, payments
+    exported = tmp_path / "payments.csv"
+    done = await swarm.cli("payments", "export", "--format", "csv", "--output", str(exported))
+    assert done.returncode == 0, done.explain()
+    rows = list(csv.DictReader(exported.read_text().splitlines()))
+    kinds = {row["kind"] for row in rows if row["contract_id"] == mine["contract_id"]}
+    assert {"voucher", "settlement"} <= kinds, kinds
+
+    hub_log = swarm.hub / "log" / "events.db"
+    provider_log = Path(provider.home) / "log" / "events.db"
+    audited = await swarm.cli("audit", str(hub_log), str(provider_log))
+    assert audited.returncode == 0, audited.explain()
+    assert "consistent" in audited.stdout
 
 
 def _in_order(types: list[str], course: list[str]) -> bool:
