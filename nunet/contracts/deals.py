@@ -224,11 +224,10 @@ class Deals:
             voucher = _decode_voucher(event.voucher.body)
             deal.last_answer = Answer(voucher=voucher, dispute=deal.last_answer.dispute)
             self._answered(deal)
-        elif isinstance(event, ContractDisputed):
-            if deal.requester is not None:
-                dispute = _decode_dispute(event.dispute.body)
-                deal.last_answer = Answer(voucher=deal.last_answer.voucher, dispute=dispute)
-                self._answered(deal)
+        elif isinstance(event, ContractDisputed) and deal.requester is not None:
+            dispute = _decode_dispute(event.dispute.body)
+            deal.last_answer = Answer(voucher=deal.last_answer.voucher, dispute=dispute)
+            self._answered(deal)
 
     @staticmethod
     def _answered(deal: Deal) -> None:
