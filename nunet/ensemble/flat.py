@@ -75,10 +75,15 @@ class FlatEnsemble(msgspec.Struct, frozen=True, kw_only=True):
         return waves
 
     def node_requirement(self, node: str) -> Requirement:
-        """What the machine for `node` must offer (see NodeSpec.requirement)."""
+        """What the machine for `node` must offer (see NodeSpec.requirement); the contract's
+        `max_price` caps its price where the node's own constraints do not."""
         spec = self.nodes[node]
         hosted = {name: self.allocations[name].allocation for name in spec.allocations}
-        return spec.requirement(hosted)
+        requirement = spec.requirement(hosted)
+        cap = None if self.contract is None else self.contract.max_price
+        if cap is not None and requirement.max_price is None:
+            requirement = msgspec.structs.replace(requirement, max_price=cap)
+        return requirement
 
 
 def flatten(ensemble: Ensemble) -> FlatEnsemble:

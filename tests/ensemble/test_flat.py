@@ -155,3 +155,16 @@ def test_node_requirement_of_a_flat_node_sums_its_allocations() -> None:
     flat = flatten(load_ensemble(THREE_LEVELS))
     requirement = flat.node_requirement("mid.low.store")
     assert (requirement.cpu, requirement.ram, requirement.public_ports) == (1.0, 256 << 20, 1)
+
+
+def test_the_contracts_max_price_caps_every_nodes_requirement() -> None:
+    priced = {
+        **THREE_LEVELS,
+        "contract": {"currency": "NTX", "max_price": {"cpu": 0.5, "gpu": 2}, "budget": 10},
+    }
+    flat = flatten(load_ensemble(priced))
+    for node in flat.nodes:
+        cap = flat.node_requirement(node).max_price
+        assert cap is not None
+        assert (cap.currency, cap.cpu, cap.gpu) == ("NTX", 0.5, 2.0)
+    assert flatten(load_ensemble(THREE_LEVELS)).node_requirement("edge").max_price is None
