@@ -72,6 +72,8 @@ LAG = 1_000
 other whatever the records' timestamps say: with the two nodes' clocks apart, what waits in
 memory stays about this much."""
 
+_SALVAGE_SPAN = 1000  # records read one by one after a page of a log fails to read
+
 MAX_FINDINGS = 10_000
 """Findings kept in the report; past that they are only counted (a log rewritten wholesale
 would otherwise fill memory with one finding per record)."""
@@ -241,12 +243,13 @@ class _View:
 
 
 class _Log:
-    __slots__ = ("attested", "name", "owner", "payment_events", "verifier", "views")
+    __slots__ = ("attested", "learning", "name", "owner", "payment_events", "verifier", "views")
 
     def __init__(self, audited: AuditedLog) -> None:
         self.name = audited.name
         self.owner = audited.owner
         self.attested = audited.owner is not None  # a checkpoint names the owner
+        self.learning = not self.attested  # the owner is learnt from the checkpoints read
         self.verifier = ChainVerifier(trusted=audited.trusted, signer=audited.owner)
         self.views: dict[str, _View] = {}
         self.payment_events = 0
@@ -359,6 +362,7 @@ class PaymentAudit:
         self._decoders = {
             cls.TYPE: (cls.VERSION, msgspec.msgpack.Decoder(cls)) for cls in _EVENT_CLASSES
         }
+        self._checkpoint_decoder = msgspec.msgpack.Decoder(LogCheckpoint)
         self._handlers: dict[type, Callable[[int, int, Any], None]] = {
             ContractProposed: self._proposed,
             ContractAccepted: self._accepted,
@@ -383,6 +387,8 @@ class PaymentAudit:
         log.verifier.feed(record)
         entry = self._decoders.get(record.type)
         if entry is None:
+            if log.learning and record.type == LogCheckpoint.TYPE:
+                self._checkpoint_signer(side, record)
             return
         log.payment_events += 1
         version, decoder = entry
@@ -406,9 +412,41 @@ class PaymentAudit:
         else:
             self._handlers[type(event)](side, record.seq, event)
 
+    def _checkpoint_signer(self, side: int, record: EventRecord) -> None:
+        """A log given without its owner is the first checkpoint signer's; every later
+        checkpoint must be signed by the same key (the chain verifier checks the signatures)."""
+        log = self._logs[side]
+        try:
+            signer = self._checkpoint_decoder.decode(record.payload).signer
+        except (msgspec.DecodeError, TypeError):
+            return  # the chain verifier names it
+        if not log.attested:
+            if log.owner is not None and log.owner != signer:
+                self._find(
+                    side,
+                    record.seq,
+                    "",
+                    "owner",
+                    f"the log's checkpoints are signed by {signer}, but its contract events "
+                    f"say it is {log.owner}'s",
+                )
+            log.owner, log.attested = signer, True
+        elif signer != log.owner:
+            self._find(
+                side,
+                record.seq,
+                "",
+                "chain",
+                f"checkpoint signed by {signer}, not by {log.owner}, who signed the log's first",
+            )
+
     def read_failed(self, side: int, error: Exception) -> None:
         """Log `side` cannot be read past the last record fed."""
         self._logs[side].verifier.read_failed(error)
+
+    def unreadable(self, side: int, first: int, last: int, error: Exception) -> None:
+        """Records first..last of log `side` exist (or may) but cannot be read."""
+        self._logs[side].verifier.unreadable(first, last, error)
 
     def deferred(self, side: int) -> list[CheckpointClaim]:
         """Checkpoint claims about records too far back to check from memory: read each
@@ -1246,14 +1284,17 @@ def _decode_voucher(signed: Signed) -> PaymentVoucher | None:
 
 # -- the shell: two EventLogs read through the core ----------------------------------------
 async def log_owner(log: EventLog) -> str | None:
-    """The DID that signed the log's first checkpoint; None when it has none (or it cannot
-    be read)."""
+    """The DID that signed the log's first checkpoint; None when it has none or the store
+    cannot say (the audit then learns it as it reads)."""
     decoder = msgspec.msgpack.Decoder(LogCheckpoint)
-    async for record in log.read(types={LogCheckpoint.TYPE}):
-        try:
-            return decoder.decode(record.payload).signer
-        except (msgspec.MsgspecError, TypeError):
-            continue
+    try:
+        async for record in log.read(types={LogCheckpoint.TYPE}):
+            try:
+                return decoder.decode(record.payload).signer
+            except (msgspec.MsgspecError, TypeError):
+                continue
+    except CorruptLog:
+        return None
     return None
 
 
@@ -1278,9 +1319,9 @@ async def audit_logs(
     audit = PaymentAudit(
         AuditedLog(names[0], owners[0], trusted[0]), AuditedLog(names[1], owners[1], trusted[1])
     )
-    readers = (_Reader(a.read()), _Reader(b.read()))
-    for side, reader in enumerate(readers):
-        await reader.advance(audit, side)
+    readers = (_Reader(a, audit, 0), _Reader(b, audit, 1))
+    for reader in readers:
+        await reader.advance()
     while True:
         first, second = readers[0].record, readers[1].record
         if first is None or second is None:
@@ -1298,7 +1339,7 @@ async def audit_logs(
         record = first if side == 0 else second
         assert record is not None  # the side chosen has a record
         audit.feed(side, record)
-        await readers[side].advance(audit, side)
+        await readers[side].advance()
     for side, log in enumerate((a, b)):
         for claim in audit.deferred(side):
             try:
@@ -1310,19 +1351,68 @@ async def audit_logs(
 
 
 class _Reader:
-    """One log's records, one ahead."""
+    """One log's records, one ahead. A stretch the store cannot deliver page by page is read
+    one record at a time, as `verify_log` does, so damage hides no more than it must; what
+    cannot be read at all is reported to the audit in its place."""
 
-    __slots__ = ("record", "records")
-
-    def __init__(self, records: AsyncIterator[EventRecord]) -> None:
-        self.records = records
+    def __init__(self, log: EventLog, audit: PaymentAudit, side: int) -> None:
+        self._log = log
+        self._audit = audit
+        self._side = side
+        self._records: AsyncIterator[EventRecord] | None = log.read()
+        self._next = 1
+        self._salvaged: deque[EventRecord | tuple[int, int, Exception]] = deque()
         self.record: EventRecord | None = None
 
-    async def advance(self, audit: PaymentAudit, side: int) -> None:
+    async def advance(self) -> None:
+        while True:
+            if self._salvaged:
+                item = self._salvaged.popleft()
+                if isinstance(item, EventRecord):
+                    self._set(item)
+                    return
+                self._audit.unreadable(self._side, *item)
+                continue
+            if self._records is None:
+                self.record = None
+                return
+            try:
+                self._set(await anext(self._records))
+                return
+            except StopAsyncIteration:
+                self._records = None
+            except CorruptLog as exc:
+                await self._salvage(exc)
+
+    def _set(self, record: EventRecord) -> None:
+        self.record = record
+        self._next = record.seq + 1
+
+    async def _salvage(self, error: Exception) -> None:
+        start = self._next
         try:
-            self.record = await anext(self.records)
-        except StopAsyncIteration:
-            self.record = None
-        except CorruptLog as exc:
-            audit.read_failed(side, exc)
-            self.record = None
+            end = min(start + _SALVAGE_SPAN, (await self._log.head())[0] + 1)
+        except CorruptLog:
+            end = start + _SALVAGE_SPAN
+        bad_from: int | None = None
+        readable = 0
+        for seq in range(start, end):
+            try:
+                record = await self._log.get(seq)
+            except CorruptLog as exc:
+                error, bad_from = exc, seq if bad_from is None else bad_from
+                continue
+            if bad_from is not None:
+                self._salvaged.append((bad_from, seq - 1, error))
+                bad_from = None
+            if record is not None:
+                readable += 1
+                self._salvaged.append(record)
+        if bad_from is not None:
+            self._salvaged.append((bad_from, end - 1, error))
+        if readable == 0 and bad_from is not None:
+            self._audit.read_failed(self._side, error)
+            self._salvaged.clear()
+            self._records = None
+        else:
+            self._records = self._log.read(end)

@@ -26,7 +26,9 @@ from nunet.contracts.events import (
     DebitNoteReceived,
     VoucherAccepted,
 )
-from nunet.eventlog import EventRecord, TrustedHead, open_sqlite_log
+from nunet.eventlog import EventRecord, LogCheckpoint, TrustedHead, open_sqlite_log
+from nunet.eventlog.chain import record_hash
+from nunet.eventlog.events import checkpoint_message
 from tests.contracts.flows import (
     MALLORY_KEY,
     PROVIDER_KEY,
@@ -82,12 +84,14 @@ def audit(
     *,
     trusted: tuple[TrustedHead | None, TrustedHead | None] = (None, None),
     lag: int = LAG,
+    owners: tuple[str | None, str | None] | None = None,
 ) -> AuditReport:
     async def run() -> AuditReport:
         a = await open_sqlite_log(requester, read_only=True)
         b = await open_sqlite_log(provider, read_only=True)
+        names = ("requester", "provider")
         try:
-            return await audit_logs(a, b, names=("requester", "provider"), trusted=trusted, lag=lag)
+            return await audit_logs(a, b, names=names, trusted=trusted, lag=lag, owners=owners)
         finally:
             await a.close()
             await b.close()
@@ -527,7 +531,70 @@ def test_a_log_whose_events_name_a_party_other_than_its_signer_is_not_that_party
     )
 
 
+def test_owners_not_given_are_learnt_from_the_checkpoints_as_the_logs_are_read(
+    logs: tuple[Path, Path],
+) -> None:
+    report = audit(*logs, owners=(None, None))
+    assert report.ok, [str(f) for f in report.findings]
+    assert [log.owner for log in report.logs] == [REQUESTER_KEY.did, PROVIDER_KEY.did]
+
+
+def test_a_log_without_checkpoints_has_no_owner_anyone_vouches_for(logs: tuple[Path, Path]) -> None:
+    requester, _ = logs
+    rewrite(requester, lambda records: [r for r in records if r.type != LogCheckpoint.TYPE])
+    report = audit(*logs)
+    [finding] = report.findings
+    assert (finding.log, finding.seq, finding.check) == ("requester", 0, "owner")
+    assert finding.message == "no valid checkpoint signs this log: who wrote it cannot be known"
+    assert report.logs[0].owner == REQUESTER_KEY.did  # as its contract events say
+
+
+def test_a_checkpoint_signed_by_another_key_is_named(logs: tuple[Path, Path]) -> None:
+    """Mallory signs the requester's last checkpoint (the log's last record, so the chain
+    itself stays whole)."""
+    requester, _ = logs
+    records = read_records(requester)
+    last, head = records[-1], records[-2]
+    assert last.type == LogCheckpoint.TYPE
+    checkpoint = decode(last, LogCheckpoint)
+    message = checkpoint_message(last.version, head.seq, head.hash, checkpoint.signed_at)
+    forged = msgspec.msgpack.encode(
+        msgspec.structs.replace(
+            checkpoint, signer=MALLORY_KEY.did, signature=MALLORY_KEY.sign(message)
+        )
+    )
+    digest = record_hash(
+        last.seq, last.timestamp, last.type, last.version, last.actor, forged, last.prev_hash
+    )
+    tamper(
+        requester, "UPDATE events SET payload = ?, hash = ? WHERE seq = ?", forged, digest, last.seq
+    )
+    for owners in (None, (None, None)):  # given by the first checkpoint, or learnt from it
+        report = audit(*logs, owners=owners)
+        [finding] = report.findings
+        assert (finding.log, finding.seq, finding.check) == ("requester", last.seq, "chain")
+        assert finding.message.startswith(f"checkpoint signed by {MALLORY_KEY.did}, not by ")
+
+
 def read_contract(path: Path, index: int) -> str:
     """The id of the `index`-th contract the provider's log holds vouchers of."""
     ids = dict.fromkeys(e.contract_id for _, e in events_of(read_records(path), VoucherAccepted))
     return list(ids)[index]
+
+
+def test_a_damaged_page_is_named_and_the_rest_of_the_log_is_still_audited(tmp_path: Path) -> None:
+    outcomes = build_sync(tmp_path, [Plan(notes=40)] * 5)
+    provider = tmp_path / "provider.db"
+    head = len(read_records(provider))
+    data = bytearray(provider.read_bytes())
+    page = len(data) // 4096 // 2  # an SQLite page in the middle of the file
+    data[page * 4096 : (page + 1) * 4096] = b"\x55" * 4096
+    provider.write_bytes(bytes(data))
+    report = audit(tmp_path / "requester.db", provider)
+    [damage] = [f for f in report.findings if "cannot be read from the store" in f.message]
+    assert (damage.log, damage.check) == ("provider", "chain")
+    damaged = {f.contract for f in report.findings} - {""}
+    assert len(damaged) == 1  # only the contract whose records were on that page
+    assert [row.status["provider"] for row in report.contracts] == ["settled"] * len(outcomes)
+    assert report.logs[1].head_seq == head  # read to its end, past the damage
+    assert report.logs[1].records < head
