@@ -4,6 +4,7 @@ then rewritten, on copies, in each way a cheating party might: each test names t
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
 
 import msgspec
@@ -11,7 +12,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from nunet.contracts.audit import LAG, AuditReport, Finding, audit_logs
+from nunet.contracts.audit import (
+    LAG,
+    AuditedLog,
+    AuditReport,
+    Finding,
+    PaymentAudit,
+    audit_logs,
+)
 from nunet.contracts.documents import (
     DebitNote,
     PaymentVoucher,
@@ -20,19 +28,25 @@ from nunet.contracts.documents import (
     signed_bytes,
 )
 from nunet.contracts.events import (
+    ContractActivated,
     ContractDisputed,
+    ContractProposed,
+    ContractResolved,
     ContractSettled,
+    ContractTerminated,
     DebitNoteIssued,
     DebitNoteReceived,
     VoucherAccepted,
 )
-from nunet.eventlog import EventRecord, LogCheckpoint, TrustedHead, open_sqlite_log
-from nunet.eventlog.chain import record_hash
+from nunet.eventlog import Event, EventRecord, LogCheckpoint, TrustedHead, open_sqlite_log
+from nunet.eventlog.chain import ZERO_HASH, record_hash, seal
+from nunet.eventlog.event import EventEncoder
 from nunet.eventlog.events import checkpoint_message
 from tests.contracts.flows import (
     MALLORY_KEY,
     PROVIDER_KEY,
     REQUESTER_KEY,
+    Flows,
     Outcome,
     Plan,
     build_sync,
@@ -598,3 +612,96 @@ def test_a_damaged_page_is_named_and_the_rest_of_the_log_is_still_audited(tmp_pa
     assert [row.status["provider"] for row in report.contracts] == ["settled"] * len(outcomes)
     assert report.logs[1].head_seq == head  # read to its end, past the damage
     assert report.logs[1].records < head
+
+
+# -- the pure core, fed records sealed in memory ---------------------------------------------
+def running_contract_events(tmp_path: Path) -> tuple[list[Event], list[Event]]:
+    """The requester's and the provider's events of one running contract (3 notes, paid)."""
+
+    async def play() -> tuple[list[Event], list[Event]]:
+        flows = await Flows.open(tmp_path)
+        await flows.run(Plan(notes=3, end="running"), flush=False)
+        events = (list(flows.requester.queued), list(flows.provider.queued))
+        await flows.close()
+        return events
+
+    return asyncio.run(play())
+
+
+def fed(requester: list[Event], provider: list[Event]) -> AuditReport:
+    """The core's report on the two event lists, each sealed into a chain of its own."""
+    encoder = EventEncoder()
+    core = PaymentAudit(
+        AuditedLog("requester", REQUESTER_KEY.did), AuditedLog("provider", PROVIDER_KEY.did)
+    )
+    for side, events in enumerate((requester, provider)):
+        encoded = [encoder.encode(event, "") for event in events]
+        for record in seal(encoded, 0, ZERO_HASH, 1):
+            core.feed(side, record)
+    return core.finish()
+
+
+def test_fed_in_memory_an_honest_running_contract_has_no_findings_but_its_unsigned_logs(
+    tmp_path: Path,
+) -> None:
+    report = fed(*running_contract_events(tmp_path))
+    assert {(f.log, f.check, f.seq) for f in report.findings} == {
+        ("requester", "owner", 0),
+        ("provider", "owner", 0),
+    }
+    [row] = report.contracts
+    assert (row.status, row.notes, row.awaiting) == (
+        {"requester": "active", "provider": "active"},
+        3,
+        0,
+    )
+
+
+@pytest.mark.parametrize(
+    ("move", "message"),
+    [
+        (
+            lambda r: [r[0], r[3], r[1], r[2], *r[4:]],  # a note received before the acceptance
+            "a debit note of a contract that is proposed: the provider has not accepted it",
+        ),
+        (
+            lambda r: [
+                *r,
+                ContractTerminated(
+                    contract_id=decode_first(r).contract_id,
+                    role="requester",
+                    by=REQUESTER_KEY.did,
+                    reason="asked",
+                    effective_at=0.0,
+                ),
+                ContractActivated(
+                    contract_id=decode_first(r).contract_id, role="requester", at=1.0
+                ),
+            ],
+            "a contract that is terminated cannot take activate; it is terminated, which is final",
+        ),
+        (
+            lambda r: [
+                *r,
+                ContractResolved(
+                    contract_id=decode_first(r).contract_id, role="requester", note_seq=3
+                ),
+            ],
+            "a contract that is active cannot take resolve",
+        ),
+    ],
+    ids=["note-before-acceptance", "activated-after-termination", "resolved-without-dispute"],
+)
+def test_steps_out_of_lifecycle_order_are_named(
+    tmp_path: Path, move: Callable[[list[Event]], list[Event]], message: str
+) -> None:
+    requester, provider = running_contract_events(tmp_path)
+    report = fed(move(requester), provider)
+    lifecycle = [f for f in report.findings if f.check == "lifecycle"]
+    assert [(f.log, f.message) for f in lifecycle] == [("requester", message)]
+
+
+def decode_first(events: list[Event]) -> ContractProposed:
+    first = events[0]
+    assert isinstance(first, ContractProposed)
+    return first
