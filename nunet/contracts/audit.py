@@ -196,7 +196,6 @@ class _View:
         "last_voucher",
         "note_amount",
         "note_seq",
-        "notes",
         "overdue",
         "provider",
         "redeemed",
@@ -205,13 +204,11 @@ class _View:
         "settled",
         "settled_at",
         "status",
-        "terminated_by",
         "terms",
         "uncovered",
         "usage",
         "voucher_amount",
         "voucher_seq",
-        "vouchers",
     )
 
     def __init__(self, contract_id: str, role: Role, requester: str, provider: str) -> None:
@@ -226,10 +223,8 @@ class _View:
         self.note_amount = 0
         self.usage = Metered()
         self.final_note = False
-        self.notes = 0
         self.voucher_seq = 0
         self.voucher_amount = 0
-        self.vouchers = 0
         self.last_voucher: Signed | None = None
         self.disputes: set[int] = set()
         self.overdue = 0  # the first note reported overdue (0: none)
@@ -239,7 +234,6 @@ class _View:
         self.settled: tuple[int, int, str, str] | None = None  # amount, voucher seq, ledger, ref
         self.settled_at = 0  # the settlement's record
         self.redeemed: tuple[int, int, str] | None = None  # amount, voucher seq, reference
-        self.terminated_by = ""
 
 
 class _Log:
@@ -580,9 +574,9 @@ class PaymentAudit:
                     (
                         ("by", event.by, termination.by),
                         ("effective_at", event.effective_at, termination.effective_at),
+                        ("reason", event.reason, termination.reason),
                     ),
                 )
-        view.terminated_by = event.by
         self._step(side, seq, view, Input.TERMINATE)
         self._cross(("terminated", view.contract_id, 0), side, seq, event.by, "who ended it")
 
@@ -670,7 +664,6 @@ class PaymentAudit:
         view.note_amount = max(view.note_amount, note.amount)
         view.usage = note.usage
         view.final_note = view.final_note or note.final
-        view.notes += 1
         if isinstance(event, DebitNoteIssued) and note.amount > view.voucher_amount:
             view.uncovered.append((note.seq, note.amount, view.status == "terminated", seq))
 
@@ -736,7 +729,6 @@ class PaymentAudit:
             view.voucher_seq = voucher.seq
             view.last_voucher = event.voucher
         view.voucher_amount = max(view.voucher_amount, voucher.amount)
-        view.vouchers += 1
         uncovered = view.uncovered
         while uncovered and uncovered[0][1] <= view.voucher_amount:
             uncovered.popleft()
