@@ -128,6 +128,25 @@ grep -q "^ *4 the$" "$stack/results/count/out/counts.txt" \
 head -n 3 "$stack/results/count/out/counts.txt"
 on hub deployments list
 
+step "contracts: every ensemble node ran under a contract the hub and its provider both signed"
+settled_all() {
+    on hub -o json contracts list --role requester | python -c "
+import json, sys
+rows = [r for r in json.load(sys.stdin) if r['status'] not in ('terminated',)]
+sys.exit(0 if rows and all(r['status'] == 'settled' for r in rows) else 1)"
+}
+for _ in $(seq 1 60); do settled_all && break; sleep 1; done
+settled_all || { echo "demo: the hub's contracts did not all settle" >&2; on hub contracts list >&2; exit 1; }
+on hub contracts list | cut -c1-170
+step "nunet payments: what the hub was charged and paid, per provider; exported for accounting"
+on hub payments list | tail -n 8 | cut -c1-170
+on hub payments export --format csv --output "$stack/payments.csv"
+head -n 4 "$stack/payments.csv" | cut -c1-170
+step "nunet audit: the hub's log against each provider's, chains, signatures and totals"
+for name in node1 node2 node3; do
+    on hub audit "$stack/hub/log/events.db" "$stack/$name/log/events.db" | tail -n 3 | cut -c1-170
+done
+
 step "every node's log reaches the swarm through JetStream: the last records, from node1"
 on node1 events tail --swarm --count 400 | tail -n 8 | cut -c1-200
 step "node2's replicated log, read from node1 and verified record by record"

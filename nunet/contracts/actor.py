@@ -583,20 +583,18 @@ class ContractsActor(Actor):
                         reference=receipt,
                     )
                 )
-        latest = channel.latest_signed
-        if latest is not None:
-            with contextlib.suppress(NunetError):
-                await self.invoke(
-                    self._counterparty(deal),
-                    SETTLE_BEHAVIOR,
-                    SettleNotice(
-                        contract_id=deal.contract_id,
-                        voucher=latest,
-                        ledger=self._ledger.name,
-                        reference=receipt,
-                    ),
-                    timeout=self._call_timeout,
-                )
+        with contextlib.suppress(NunetError):
+            await self.invoke(
+                self._counterparty(deal),
+                SETTLE_BEHAVIOR,
+                SettleNotice(
+                    contract_id=deal.contract_id,
+                    voucher=channel.latest_signed,
+                    ledger=self._ledger.name,
+                    reference=receipt,
+                ),
+                timeout=self._call_timeout,
+            )
         return True
 
     async def _redeem(self, deal: Deal) -> str | None:
@@ -811,7 +809,8 @@ class ContractsActor(Actor):
             channel = deal.requester
             assert channel is not None
             latest = channel.latest
-            if latest is None or sign(latest, self.system.key) != notice.voucher:
+            issued = None if latest is None else sign(latest, self.system.key)
+            if issued != notice.voucher:
                 raise BehaviorFailed(
                     f"contract {deal.contract_id}: the voucher settled is not the latest this "
                     "node issued",
@@ -822,8 +821,8 @@ class ContractsActor(Actor):
                     ContractSettled(
                         contract_id=deal.contract_id,
                         role="requester",
-                        amount=latest.amount,
-                        voucher_seq=latest.seq,
+                        amount=0 if latest is None else latest.amount,
+                        voucher_seq=0 if latest is None else latest.seq,
                         ledger=notice.ledger,
                         reference=notice.reference,
                     )

@@ -61,7 +61,7 @@ class TerminateNotice(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
 
 class SettleNotice(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     contract_id: ContractId
-    voucher: Signed  # the voucher redeemed
+    voucher: Signed | None = None  # the voucher redeemed; None: nothing was owed
     ledger: Annotated[str, msgspec.Meta(max_length=64)]
     reference: Annotated[str, msgspec.Meta(max_length=512)]
 

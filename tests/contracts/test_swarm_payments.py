@@ -24,10 +24,10 @@ from nunet.contracts.events import (
     VoucherIssued,
 )
 from nunet.contracts.local_ledger import LedgerRedeemed
-from nunet.contracts.protocol import CONTRACTS_ACTOR_ID
+from nunet.contracts.protocol import CONTRACTS_ACTOR_ID, USER_TERMINATE_BEHAVIOR
 from nunet.node import Node
 from nunet.onboarding import ONBOARD_BEHAVIOR, ONBOARDING_ACTOR_ID
-from nunet.orchestrator.behaviors import HISTORY_BEHAVIOR
+from nunet.orchestrator.behaviors import HISTORY_BEHAVIOR, SHUTDOWN_BEHAVIOR
 from tests.orchestrator.swarm import (
     WAIT,
     Swarm,
@@ -186,4 +186,45 @@ async def test_when_the_requester_disappears_the_provider_stops_the_work_after_t
     assert "grace period" in stopped.error
     deal = contracts_of(b).deals.by_id[ended.contract_id]
     assert deal.status == "terminated"
+    await remove_containers(b.did)
+
+
+async def test_a_requester_terminating_its_contract_stops_the_work_and_pays_for_what_was_done(
+    swarm: Swarm,
+) -> None:
+    a, b = await swarm.open("a"), await swarm.open("b")
+    await swarm.mesh(a, b)
+    await onboard_priced(swarm, b)
+    deployment = await deploy(a, SERVICE)
+    await wait_until(a, deployment, lambda s: s["state"] == "running", "running")
+    _, accepted = await wait_for_event(a.log, ContractAccepted, timeout=WAIT)
+    await wait_for_event(b.log, VoucherAccepted, timeout=WAIT)
+
+    shown = await a.invoke_as_user(
+        USER_TERMINATE_BEHAVIOR,
+        {"contract": accepted.contract_id[:8], "reason": "no longer needed"},
+        to=a.system.handle_of(CONTRACTS_ACTOR_ID),
+        timeout=WAIT,
+    )
+    assert shown["status"] == "terminated"
+    _, told = await wait_for_event(b.log, ContractTerminated, timeout=WAIT)
+    assert told.by == a.did
+    assert told.reason == "no longer needed"
+    _, stopped = await wait_for_event(
+        b.log, AllocationStateChanged, lambda e: e.state == "stopped", timeout=WAIT
+    )
+    assert "was terminated" in stopped.error
+    _, final = await wait_for_event(b.log, DebitNoteIssued, lambda e: e.final, timeout=WAIT)
+    _, redeemed = await wait_for_event(
+        b.log, LedgerRedeemed, lambda e: e.amount == final.amount, timeout=WAIT
+    )
+    issued = await events_of(a.log, VoucherIssued)
+    assert issued[-1].amount == redeemed.amount  # the work done until the end, paid in full
+    await wait_until(
+        a,
+        deployment,
+        lambda s: s["allocations"]["svc"]["state"] in ("stopped", "failed", "released"),
+        "the service stopped on its provider",
+    )
+    await ask(a, SHUTDOWN_BEHAVIOR, {"deployment": deployment})
     await remove_containers(b.did)
