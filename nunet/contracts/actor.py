@@ -100,6 +100,7 @@ log = structlog.get_logger("nunet.contracts")
 _WATCHED = (AllocationStateChanged, AllocationReverted, ReservationExpired)
 _CALL_TIMEOUT = 10.0
 _RETRY_SECONDS = 5.0  # a counterparty that did not answer is asked again after this at most
+_SETTLE_ATTEMPTS = 12  # times a provider tells a silent requester that it settled
 
 
 class ContractsActor(Actor):
@@ -583,7 +584,7 @@ class ContractsActor(Actor):
                         reference=receipt,
                     )
                 )
-        with contextlib.suppress(NunetError):
+        try:
             await self.invoke(
                 self._counterparty(deal),
                 SETTLE_BEHAVIOR,
@@ -595,6 +596,11 @@ class ContractsActor(Actor):
                 ),
                 timeout=self._call_timeout,
             )
+        except NunetError as exc:
+            # Told again at the next step (the redemption above is idempotent), a few times.
+            deal.settle_attempts += 1
+            log.info("settlement not told", contract=deal.contract_id, error=str(exc))
+            return deal.settle_attempts >= _SETTLE_ATTEMPTS
         return True
 
     async def _redeem(self, deal: Deal) -> str | None:

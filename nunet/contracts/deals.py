@@ -64,6 +64,7 @@ class Deal:
     effective_end: float | None = None  # a termination's notice runs out then
     answered: int = 0  # provider: the last debit note the requester answered
     settled: bool = False
+    settle_attempts: int = 0  # provider: times telling the requester it settled failed
     redeemed: int = 0
     running: set[str] = dataclasses.field(default_factory=set)  # allocations running now
     last_answer: Answer = dataclasses.field(default_factory=Answer)  # requester: to the last note
