@@ -221,15 +221,7 @@ class AllocationActor(Actor):
             self.barred = reason
             if self._state in ENDED or self._state == "released":
                 return
-            was_starting = self._state == "starting"
-            self._error = reason
-            await self._refresh_usage()
-            self._move(Input.STOP)
-            await self._halt()
-            if was_starting:
-                await self._discard(self._execution)
-            else:
-                await self._cancel(self._execution)
+            await self._stop(reason)
 
     # -- behaviors -----------------------------------------------------------------------------
     @behavior(START_BEHAVIOR, payload_type=AllocationAsk, public=True)
@@ -270,16 +262,7 @@ class AllocationActor(Actor):
             self._step("stop", message, Input.STOP)
             if self._state in ENDED:  # already ended: nothing to stop
                 return self._report("state", seq=self._seq)
-            was_starting = self._state == "starting"
-            self._error = message.payload.reason or "stopped on request"
-            await self._refresh_usage()
-            self._move(Input.STOP)
-            await self._halt()
-            if was_starting:
-                # A start cut short leaves nothing worth keeping: clean it at once.
-                await self._discard(self._execution)
-            else:
-                await self._cancel(self._execution)
+            await self._stop(message.payload.reason or "stopped on request")
             return self._report("state", seq=self._seq)
 
     @behavior(STATUS_BEHAVIOR, payload_type=AllocationAsk, public=True)
@@ -309,6 +292,19 @@ class AllocationActor(Actor):
         return entries
 
     # -- the execution -------------------------------------------------------------------------
+    async def _stop(self, reason: str) -> None:
+        """Move to stopped, saying `reason`, and stop what runs (within `_steps`)."""
+        was_starting = self._state == "starting"
+        self._error = reason
+        await self._refresh_usage()
+        self._move(Input.STOP)
+        await self._halt()
+        if was_starting:
+            # A start cut short leaves nothing worth keeping: clean it at once.
+            await self._discard(self._execution)
+        else:
+            await self._cancel(self._execution)
+
     async def _start(self, execution: str, *, fresh: bool, previous: str = "") -> None:
         """Start (a restart first cleans the previous run and prepares a new one), bounded by
         the order's start timeout; then watch it."""
