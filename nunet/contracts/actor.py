@@ -65,6 +65,7 @@ from nunet.contracts.events import (
     DebitNoteReceived,
     DebitNoteRejected,
     PaymentOverdue,
+    Role,
     VoucherAccepted,
     VoucherIssued,
 )
@@ -142,10 +143,6 @@ class ContractsActor(Actor):
             self._resume(deal)
         self.spawn_task(self._follow(head + 1), name="contracts:follow")
 
-    async def on_stop(self) -> None:
-        for task in self._loops.values():
-            task.cancel()
-
     async def _follow(self, from_seq: int) -> None:
         """Allocation events of this node's own work (what starts, meters and ends a contract)
         and the ledger's redemptions."""
@@ -162,8 +159,7 @@ class ContractsActor(Actor):
         """Fold a record into the payment state and the deals (the contracts events this actor
         appends are folded as it appends them: only replay and the tail's allocation and
         ledger events come here)."""
-        if self._projection.wants(record):
-            self.payments = self._projection.evolve(self.payments, record)
+        self._project(record)
         if record.type == LedgerRedeemed.TYPE:
             return None
         try:
@@ -173,10 +169,13 @@ class ContractsActor(Actor):
             return None
         return self.deals.apply(event, record.timestamp / 1e9, self.handle.did)
 
-    async def _record(self, event: Event) -> EventRecord:
-        record = await self.system.event_log.append(event, actor=str(self.handle))
+    def _project(self, record: EventRecord) -> None:
         if self._projection.wants(record):
             self.payments = self._projection.evolve(self.payments, record)
+
+    async def _record(self, event: Event) -> EventRecord:
+        record = await self.system.event_log.append(event, actor=str(self.handle))
+        self._project(record)
         self.deals.apply(event, record.timestamp / 1e9, self.handle.did, replay=False)
         if isinstance(event, (ContractSettled, ContractTerminated)) and self._checkpoint:
             # The node key signs the log's head as a contract ends: an audit of what ended
@@ -237,13 +236,18 @@ class ContractsActor(Actor):
                 await self._refused_here(deal, reason)
 
     async def _refused_here(self, deal: Deal, reason: str) -> None:
+        await self._record_refused(deal.terms, deal.role, deal.counterparty, reason)
+
+    async def _record_refused(
+        self, terms: ContractTerms, role: Role, counterparty: str, reason: str
+    ) -> None:
         await self._record(
             contract_events.ContractRefused(
-                contract_id=deal.contract_id,
-                role=deal.role,
-                counterparty=deal.counterparty,
-                deployment=deal.terms.deployment,
-                node=deal.terms.node,
+                contract_id=terms.contract_id,
+                role=role,
+                counterparty=counterparty,
+                deployment=terms.deployment,
+                node=terms.node,
                 reason=reason[:1024],
             )
         )
@@ -270,7 +274,7 @@ class ContractsActor(Actor):
         if deal is None or deal.role != "requester" or deal.final:
             return
         deal.ended_at = deal.ended_at or self._clock()
-        await self._terminate(deal, f"the provider was lost: {why}", notify=True)
+        await self._terminate(deal, f"the provider was lost: {why}")
 
     # -- the provider's side, asked in process by its provider actor ---------------------------
     def review(
@@ -333,16 +337,7 @@ class ContractsActor(Actor):
             terms = open_contract(contract, accepted=False)
             if terms.contract_id in self.deals.by_id:
                 return
-            await self._record(
-                contract_events.ContractRefused(
-                    contract_id=terms.contract_id,
-                    role="provider",
-                    counterparty=sender,
-                    deployment=terms.deployment,
-                    node=terms.node,
-                    reason=reason[:1024],
-                )
-            )
+            await self._record_refused(terms, "provider", sender, reason)
 
     async def _on_work(self, deal: Deal) -> None:
         """An allocation of a provided contract changed state, or the work ended."""
@@ -356,15 +351,16 @@ class ContractsActor(Actor):
                     )
                 )
         if deal.ended_at is not None and deal.activated_at is None and not deal.final:
-            await self._terminate(deal, "released before its work began", notify=True)
+            await self._terminate(deal, "released before its work began")
         self._resume(deal)
 
     def _resume(self, deal: Deal) -> None:
         """Keep a loop for each provided contract that has something left to do."""
-        if deal.role != "provider" or deal.contract_id in self._loops:
-            waker = self._wakers.get(deal.contract_id)
-            if waker is not None:
-                waker.set()
+        if deal.role != "provider":
+            return
+        waker = self._wakers.get(deal.contract_id)
+        if waker is not None:  # its loop runs: let it look now
+            waker.set()
             return
         if deal.status == "proposed" or (deal.final and deal.settled):
             return
@@ -377,8 +373,6 @@ class ContractsActor(Actor):
 
     async def _provide(self, deal: Deal) -> None:
         """Meter, note, collect and enforce until the contract is settled or ended and paid."""
-        channel = deal.provider
-        assert channel is not None
         try:
             while not await self._provided(deal):
                 waker = self._wakers[deal.contract_id]
@@ -443,9 +437,7 @@ class ContractsActor(Actor):
             channel.budget_spent and channel.owed == 0 and not deal.final and deal.ended_at is None
         ):
             await self._terminate(
-                deal,
-                f"its budget of {format_amount(channel.paid, deal.terms.currency)} is spent",
-                notify=True,
+                deal, f"its budget of {format_amount(channel.paid, deal.terms.currency)} is spent"
             )
         return await self._close(deal)
 
@@ -453,11 +445,9 @@ class ContractsActor(Actor):
         """Read the running allocations' usage now (between their state events)."""
         if deal.ended_at is not None:
             return
-        for name in sorted(deal.running):
-            actor = self.system.actor(allocation_actor_id(deal.terms.deployment, name))
-            if isinstance(actor, AllocationActor):
-                run, _, usage = await actor.sample()
-                deal.meter.observe(name, run, usage.cpu_seconds, usage.wall_seconds)
+        for name, actor in self._running(deal):
+            run, _, usage = await actor.sample()
+            deal.meter.observe(name, run, usage.cpu_seconds, usage.wall_seconds)
 
     async def _send_note(self, deal: Deal) -> None:
         channel = deal.provider
@@ -551,7 +541,6 @@ class ContractsActor(Actor):
             deal,
             f"no voucher paid debit note {note_seq} "
             f"({format_amount(amount, deal.terms.currency)}) within the grace period of {grace:g} s",
-            notify=True,
         )
 
     async def _close(self, deal: Deal) -> bool:
@@ -615,18 +604,24 @@ class ContractsActor(Actor):
         except LedgerError as exc:
             log.warning("voucher not redeemed", contract=deal.contract_id, reason=str(exc))
             return None
-        deal.redeemed = receipt.amount
         return receipt.reference
 
     async def _bar(self, deal: Deal, reason: str) -> None:
         """Stop the contract's work on this node for good, saying why."""
+        for _, actor in self._running(deal):
+            await actor.bar(reason)
+
+    def _running(self, deal: Deal) -> list[tuple[str, AllocationActor]]:
+        """The actors of the contract's allocations that run on this node now, by name."""
+        found = []
         for name in sorted(deal.running):
             actor = self.system.actor(allocation_actor_id(deal.terms.deployment, name))
             if isinstance(actor, AllocationActor):
-                await actor.bar(reason)
+                found.append((name, actor))
+        return found
 
     # -- both sides ----------------------------------------------------------------------------
-    async def _terminate(self, deal: Deal, reason: str, *, notify: bool) -> None:
+    async def _terminate(self, deal: Deal, reason: str) -> None:
         """End `deal` on this node's account: signed, recorded, the work stopped (provider,
         after the notice), the counterparty told."""
         now = self._clock()
@@ -657,16 +652,13 @@ class ContractsActor(Actor):
         if deal.role == "provider" and notice == 0 and deal.ended_at is None:
             await self._bar(deal, f"contract {deal.contract_id[:8]} ended: {reason}")
             deal.ended_at = now
-        if notify:
-            with contextlib.suppress(NunetError):
-                await self.invoke(
-                    self._counterparty(deal),
-                    TERMINATE_BEHAVIOR,
-                    TerminateNotice(
-                        contract_id=deal.contract_id, termination=signed, paid=deal.paid
-                    ),
-                    timeout=self._call_timeout,
-                )
+        with contextlib.suppress(NunetError):
+            await self.invoke(
+                self._counterparty(deal),
+                TERMINATE_BEHAVIOR,
+                TerminateNotice(contract_id=deal.contract_id, termination=signed, paid=deal.paid),
+                timeout=self._call_timeout,
+            )
         self._resume(deal)
 
     def _counterparty(self, deal: Deal) -> Handle:
@@ -853,9 +845,7 @@ class ContractsActor(Actor):
             raise UnknownContract(f"no contract {ask.contract} here")
         if deal.final:
             raise ContractError(f"contract {deal.contract_id} is already {deal.status}")
-        await self._terminate(
-            deal, ask.reason or f"terminated by {message.sender.did}", notify=True
-        )
+        await self._terminate(deal, ask.reason or f"terminated by {message.sender.did}")
         return views.contract_detail(views.find(self.payments, deal.contract_id))
 
     @behavior(PAYMENTS_LIST_BEHAVIOR, payload_type=ContractQuery)

@@ -43,6 +43,7 @@ from nunet.contracts.documents import (
 )
 from nunet.contracts.errors import BadDocument, IllegalTransition
 from nunet.contracts.events import (
+    EVENTS,
     ContractAccepted,
     ContractActivated,
     ContractDisputed,
@@ -318,24 +319,7 @@ _ROLE_OF: dict[type, Role] = {
     VoucherRejected: "provider",
     PaymentOverdue: "provider",
 }
-_EVENT_CLASSES: tuple[type[Event], ...] = (
-    ContractProposed,
-    ContractAccepted,
-    ContractRefused,
-    ContractActivated,
-    ContractDisputed,
-    ContractResolved,
-    ContractTerminated,
-    ContractSettled,
-    DebitNoteIssued,
-    DebitNoteReceived,
-    DebitNoteRejected,
-    VoucherIssued,
-    VoucherAccepted,
-    VoucherRejected,
-    PaymentOverdue,
-    LedgerRedeemed,
-)
+_EVENT_CLASSES: tuple[type[Event], ...] = (*EVENTS, LedgerRedeemed)
 
 
 class PaymentAudit:

@@ -63,9 +63,7 @@ class Deal:
     ended_at: float | None = None  # the work is over (reverted, released, lost)
     effective_end: float | None = None  # a termination's notice runs out then
     answered: int = 0  # provider: the last debit note the requester answered
-    settled: bool = False
     settle_attempts: int = 0  # provider: times telling the requester it settled failed
-    redeemed: int = 0
     running: set[str] = dataclasses.field(default_factory=set)  # allocations running now
     last_answer: Answer = dataclasses.field(default_factory=Answer)  # requester: to the last note
     disputed: set[int] = dataclasses.field(default_factory=set)  # the debit notes disputed
@@ -92,6 +90,10 @@ class Deal:
     @property
     def final(self) -> bool:
         return self.status in FINAL
+
+    @property
+    def settled(self) -> bool:
+        return self.status == "settled"
 
     @property
     def paid(self) -> int:
@@ -206,7 +208,6 @@ class Deals:
             deal.effective_end = event.effective_at
         elif isinstance(event, ContractSettled):
             deal.move(Input.SETTLE)
-            deal.settled = True
         elif isinstance(event, VoucherAccepted):
             deal.answered = max(deal.answered, event.note_seq)
         if isinstance(event, ContractDisputed):
